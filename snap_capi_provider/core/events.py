@@ -1,0 +1,284 @@
+"""From a DataFrame chunk to normalized, validated events (still wire-format free).
+
+:func:`resolve_mapping` checks a ``field_mapping`` against the input's columns once, before anything
+is sent. :func:`build_events` turns one chunk into an :class:`EventChunk` (column-oriented, hashed
+where Snap wants hashes) plus the rows it rejected with a reason. Encoders in
+:mod:`snap_capi_provider.core.wire` turn an EventChunk into v3 or v2 JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pandas as pd
+
+from snap_capi_provider.core import fields as catalogue
+from snap_capi_provider.core import normalize as rules
+from snap_capi_provider.core.fields import BY_KEY, FIELDS, SnapField
+
+InvalidFieldPolicy = Literal["reject", "drop"]
+# Fields whose bad value always rejects the row: without them there is no event.
+_EVENT_LEVEL = frozenset({"event_name", "event_time", "action_source", "event_id"})
+# Fields whose values arrive in a mapped column as structured values, not text.
+_STRUCTURED = frozenset({"content_ids"})
+
+
+class MappingError(ValueError):
+    """The field mapping does not fit the input: raised before anything is sent."""
+
+
+@dataclass(frozen=True)
+class EventOptions:
+    """How rows become events. Every option has a safe default."""
+
+    event_name: str | None = None
+    """Event name for rows whose mapped column is empty (or for all rows when none is mapped)."""
+    action_source: str = "OFFLINE"
+    """Action source for rows whose mapped column is empty."""
+    default_phone_region: str | None = None
+    """ISO country used to read national phone numbers when the row has no country."""
+    timezone: str | None = None
+    """Zone of naive timestamps; naive timestamps are rejected when unset."""
+    max_event_age_days: float = 37
+    max_future_skew_s: float = 300
+    event_id_columns: tuple[str, ...] = ()
+    """Source columns whose values derive ``event_id`` when none is mapped."""
+    invalid_field_policy: InvalidFieldPolicy = "reject"
+    """``reject`` a row with an invalid PII value, or ``drop`` just that value (counted as a warning)."""
+    clock: Callable[[], float] = time.time
+
+
+@dataclass
+class EventChunk:
+    """Valid events of one chunk, column-oriented: ``plain[key][i]`` is event i's normalized value."""
+
+    rows: list[int]
+    plain: dict[str, list[object]]
+    digests: dict[str, list[str | None]]
+    event_ids: list[str]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+@dataclass
+class ChunkResult:
+    events: EventChunk
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+    warnings: dict[str, int] = field(default_factory=dict)
+
+
+def resolve_mapping(columns: Sequence[str], field_mapping: Mapping[str, str] | None) -> dict[str, str]:
+    """Return ``{snap key: source column}``; raise :class:`MappingError` naming what is wrong."""
+    available = [str(column) for column in columns]
+    resolved: dict[str, str] = {}
+    if field_mapping is None:
+        for column in available:
+            snap_field = catalogue.resolve(column)
+            if snap_field is None:
+                continue
+            if snap_field.key in resolved:
+                raise MappingError(
+                    f"Columns {resolved[snap_field.key]!r} and {column!r} both map to Snap field "
+                    f"{snap_field.key!r}; pass field_mapping to choose one."
+                )
+            resolved[snap_field.key] = column
+        return resolved
+    unknown = [name for name in field_mapping if catalogue.resolve(str(name)) is None]
+    if unknown:
+        raise MappingError(
+            f"Unknown Snap field(s) in field_mapping: {sorted(unknown)}. "
+            f"Known fields: {sorted(f.key for f in FIELDS)} (aliases: {sorted(_aliases())})."
+        )
+    missing = sorted({str(col) for col in field_mapping.values() if str(col) not in available})
+    if missing and available:
+        raise MappingError(f"field_mapping names missing column(s) {missing}; available columns: {available}.")
+    for name, column in field_mapping.items():
+        snap_field = catalogue.resolve(str(name))
+        assert snap_field is not None
+        if snap_field.key in resolved and resolved[snap_field.key] != column:
+            raise MappingError(f"Snap field {snap_field.key!r} is mapped twice in field_mapping.")
+        resolved[snap_field.key] = str(column)
+    return resolved
+
+
+def _aliases() -> set[str]:
+    return {alias for snap_field in FIELDS for alias in snap_field.aliases}
+
+
+def build_events(frame: pd.DataFrame, mapping: Mapping[str, str], options: EventOptions,
+                 first_row: int = 0) -> ChunkResult:
+    """Normalize, hash and validate one chunk; every row ends as an event or a rejection."""
+    n = len(frame)
+    reasons: list[str | None] = [None] * n
+    warnings: dict[str, int] = {}
+    plain: dict[str, list[object]] = {}
+
+    def reject(errors: Sequence[str | None], snap_field: SnapField) -> None:
+        drop = options.invalid_field_policy == "drop" and snap_field.key not in _EVENT_LEVEL
+        for i, error in enumerate(errors):
+            if error is None:
+                continue
+            if drop:
+                warnings[f"dropped_{error}"] = warnings.get(f"dropped_{error}", 0) + 1
+            elif reasons[i] is None:
+                reasons[i] = error
+
+    def column(key: str) -> list[object] | None:
+        return frame[mapping[key]].tolist() if key in mapping else None
+
+    # Country first: phones and zips read it.
+    countries: list[object] = [None] * n
+    if "country" in mapping:
+        countries, errors = rules.normalize_column(column("country"), BY_KEY["country"].rule)
+        reject(errors, BY_KEY["country"])
+        plain["country"] = countries
+    for key, source in mapping.items():
+        snap_field = BY_KEY[key]
+        if key in ("country", "event_time") or key in _STRUCTURED:
+            continue
+        if key == "ph":
+            default = (options.default_phone_region or "").upper() or None
+            regions = [c.upper() if isinstance(c, str) and len(c) == 2 else default for c in countries]
+            values, errors = rules.normalize_column(frame[source], snap_field.rule, regions)
+        elif key == "zp":
+            values, errors = rules.normalize_column(frame[source], snap_field.rule, countries)
+        else:
+            values, errors = rules.normalize_column(frame[source], snap_field.rule)
+        reject(errors, snap_field)
+        plain[key] = values
+    if "content_ids" in mapping:
+        plain["content_ids"] = [rules.string_list(value) for value in column("content_ids")]
+
+    _fill_constant(plain, "event_name", options.event_name, n, reasons, rules.event_name)
+    _fill_constant(plain, "action_source", options.action_source, n, reasons, rules.action_source)
+    plain["event_time"] = _event_times(column("event_time"), options, n, reasons)
+
+    digests = _hash_columns(plain)
+    _check_events(plain, n, reasons, warnings)
+    event_ids = _event_ids(frame, plain, digests, options, n, reasons)
+
+    keep = [i for i in range(n) if reasons[i] is None]
+    rejected = [(first_row + i, reasons[i]) for i in range(n) if reasons[i] is not None]
+    chunk = EventChunk(
+        rows=[first_row + i for i in keep],
+        plain={key: [values[i] for i in keep] for key, values in plain.items()},
+        digests={key: [values[i] for i in keep] for key, values in digests.items()},
+        event_ids=[event_ids[i] for i in keep],
+    )
+    return ChunkResult(chunk, rejected, warnings)
+
+
+def _fill_constant(plain: dict[str, list[object]], key: str, constant: str | None, n: int,
+                   reasons: list[str | None], rule: Callable[[str], str]) -> None:
+    values = plain.get(key) or [None] * n
+    if constant is not None:
+        try:
+            default = rule(constant)
+        except rules.InvalidValue as exc:
+            raise MappingError(f"{key}={constant!r} is not accepted by Snap ({exc.reason}).") from None
+        values = [default if value is None else value for value in values]
+    for i, value in enumerate(values):
+        if value is None and reasons[i] is None:
+            reasons[i] = f"missing_{key}"
+    plain[key] = values
+
+
+def _event_times(values: list[object] | None, options: EventOptions, n: int,
+                 reasons: list[str | None]) -> list[object]:
+    if values is None:
+        for i in range(n):
+            reasons[i] = reasons[i] or "missing_event_time"
+        return [None] * n
+    now = options.clock()
+    oldest = now - options.max_event_age_days * 86400
+    newest = now + options.max_future_skew_s
+    out: list[object] = [None] * n
+    for i, value in enumerate(values):
+        try:
+            seconds = rules.event_time(value, options.timezone)
+        except rules.InvalidValue as exc:
+            reasons[i] = reasons[i] or exc.reason
+            continue
+        if seconds < oldest:
+            reasons[i] = reasons[i] or "event_too_old"
+        elif seconds > newest:
+            reasons[i] = reasons[i] or "event_in_future"
+        else:
+            out[i] = seconds
+    return out
+
+
+def _hash_columns(plain: dict[str, list[object]]) -> dict[str, list[str | None]]:
+    """SHA-256 of every field that is hashed in v3 or v2, once per distinct value."""
+    digests: dict[str, list[str | None]] = {}
+    for key, values in plain.items():
+        snap_field = BY_KEY[key]
+        if not (snap_field.hashed or snap_field.v2_hashed):
+            continue
+        cache: dict[object, str] = {}
+        column: list[str | None] = []
+        for value in values:
+            if value is None:
+                column.append(None)
+                continue
+            digest = cache.get(value)
+            if digest is None:
+                digest = cache[value] = rules.sha256_hex(str(value))
+            column.append(digest)
+        digests[key] = column
+    return digests
+
+
+def _check_events(plain: dict[str, list[object]], n: int, reasons: list[str | None],
+                  warnings: dict[str, int]) -> None:
+    """Event-level rules: identity minimum, PURCHASE currency/value, WEB page URL."""
+    user_keys = [key for key in plain if key in catalogue.USER_DATA_KEYS]
+    names, sources = plain["event_name"], plain["action_source"]
+    currency, value, url = plain.get("currency"), plain.get("value"), plain.get("event_source_url")
+    for i in range(n):
+        if reasons[i] is not None:
+            continue
+        present = {key for key in user_keys if plain[key][i] is not None}
+        if not catalogue.has_identity(present):
+            reasons[i] = "insufficient_identity"
+        elif names[i] == "PURCHASE" and (currency is None or currency[i] is None):
+            reasons[i] = "purchase_missing_currency"
+        elif names[i] == "PURCHASE" and (value is None or value[i] is None):
+            reasons[i] = "purchase_missing_value"
+        elif sources[i] == "WEB" and (url is None or url[i] is None):
+            warnings["web_event_without_event_source_url"] = warnings.get(
+                "web_event_without_event_source_url", 0) + 1
+
+
+def _event_ids(frame: pd.DataFrame, plain: dict[str, list[object]], digests: dict[str, list[str | None]],
+               options: EventOptions, n: int, reasons: list[str | None]) -> list[str]:
+    """The mapped id, else the id columns' hash, else a PURCHASE's order id, else a content hash."""
+    mapped = plain.get("event_id")
+    orders = plain.get("order_id")
+    id_columns = [frame[column].tolist() for column in options.event_id_columns]
+    content_keys = sorted(key for key in plain if key != "event_id")
+    ids: list[str] = [""] * n
+    for i in range(n):
+        if reasons[i] is not None:
+            continue
+        if mapped is not None and mapped[i] is not None:
+            ids[i] = str(mapped[i])
+        elif id_columns:
+            parts = [rules.to_text(values[i]) for values in id_columns]
+            ids[i] = _digest(json.dumps(parts, ensure_ascii=False))
+        elif orders is not None and orders[i] is not None and plain["event_name"][i] == "PURCHASE":
+            ids[i] = str(orders[i])
+        else:
+            content = {key: (digests[key][i] if key in digests else plain[key][i]) for key in content_keys}
+            ids[i] = _digest(json.dumps(content, sort_keys=True, ensure_ascii=False, default=str))
+    return ids
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]

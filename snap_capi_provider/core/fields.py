@@ -1,0 +1,135 @@
+"""The field catalogue: the one place that knows Snap's fields.
+
+For every field: its v3 wire name and location, whether it is hashed, its normalization rule, the
+friendly aliases users map from, and its v2 (legacy) name. Normalizers, validators, the v2/v3
+encoders and the docs all read this table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from snap_capi_provider.core import normalize as rules
+
+Location = Literal["root", "user_data", "custom_data", "app_data"]
+
+
+@dataclass(frozen=True)
+class SnapField:
+    key: str
+    """v3 wire name (``em``, ``value``, ``event_time``, ...)."""
+    location: Location
+    rule: Callable[..., object] | None
+    """Normalization rule from :mod:`snap_capi_provider.core.normalize` (None: handled specially)."""
+    hashed: bool = False
+    """Sent as a SHA-256 digest in v3."""
+    aliases: tuple[str, ...] = ()
+    """Other names a source column or ``field_mapping`` key may use."""
+    v2_key: str | None = None
+    """Name in the legacy v2 flat event (None: not sent in v2)."""
+    v2_hashed: bool = False
+    v2_soundex_key: str | None = None
+    """v2 also carries an American Soundex code of the normalized value under this name."""
+    as_list: bool = False
+    """v3 sends the value wrapped in a list (what Snap's SDK does for hashed user data)."""
+    description: str = ""
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.key, *self.aliases)
+
+
+FIELDS: tuple[SnapField, ...] = (
+    # event root
+    SnapField("event_name", "root", rules.event_name, aliases=("event", "event_type"), v2_key="event_type",
+              description="Snap event name; `purchase`/`add_to_cart` style aliases accepted."),
+    SnapField("event_time", "root", None, aliases=("timestamp", "event_timestamp", "time"), v2_key="timestamp",
+              description="Aware datetime, ISO-8601 with offset, or epoch s/ms/µs; sent as Unix seconds."),
+    SnapField("action_source", "root", rules.action_source, aliases=("event_conversion_type",),
+              v2_key="event_conversion_type", description="WEB, MOBILE_APP or OFFLINE."),
+    SnapField("event_id", "root", rules.plain_text, aliases=("client_dedup_id", "dedup_id"),
+              v2_key="client_dedup_id", description="Deduplication key; derived from the row if absent."),
+    SnapField("event_source_url", "root", rules.plain_text, aliases=("page_url", "url"), v2_key="page_url",
+              description="Page URL; expected for WEB events."),
+    # user data
+    SnapField("em", "user_data", rules.email, hashed=True, as_list=True, aliases=("email", "hashed_email"),
+              v2_key="hashed_email", v2_hashed=True, description="Email address."),
+    SnapField("ph", "user_data", rules.phone, hashed=True, as_list=True,
+              aliases=("phone", "phone_number", "hashed_phone_number", "hashed_phone"),
+              v2_key="hashed_phone_number", v2_hashed=True,
+              description="Phone number with country code (row country or default region)."),
+    SnapField("fn", "user_data", rules.name, hashed=True, as_list=True,
+              aliases=("first_name", "firstname", "hashed_first_name_sha"), v2_key="hashed_first_name_sha",
+              v2_hashed=True, v2_soundex_key="hashed_first_name_sdx", description="First name."),
+    SnapField("ln", "user_data", rules.name, hashed=True, as_list=True,
+              aliases=("last_name", "lastname", "surname", "hashed_last_name_sha"),
+              v2_key="hashed_last_name_sha", v2_hashed=True, v2_soundex_key="hashed_last_name_sdx",
+              description="Last name."),
+    SnapField("ge", "user_data", rules.gender, hashed=True, as_list=True, aliases=("gender",),
+              description="Gender, m or f."),
+    SnapField("db", "user_data", rules.date_of_birth, hashed=True, as_list=True,
+              aliases=("date_of_birth", "dob", "birthday", "birth_date"), description="Date of birth."),
+    SnapField("ct", "user_data", rules.city, hashed=True, as_list=True, aliases=("city", "hashed_city_sha"),
+              v2_key="hashed_city_sha", v2_hashed=True, v2_soundex_key="hashed_city_sdx", description="City."),
+    SnapField("st", "user_data", rules.state, hashed=True, as_list=True,
+              aliases=("state", "province", "hashed_state_sha"), v2_key="hashed_state_sha", v2_hashed=True,
+              v2_soundex_key="hashed_state_sdx", description="State or province, two-letter code."),
+    SnapField("zp", "user_data", rules.zip_code, hashed=True, as_list=True,
+              aliases=("zip", "zip_code", "zipcode", "postal_code", "postcode", "hashed_zip"),
+              v2_key="hashed_zip", v2_hashed=True, description="Zip or postal code."),
+    SnapField("country", "user_data", rules.country, hashed=True, as_list=True,
+              aliases=("country_code",), description="Country, ISO 3166-1 alpha-2."),
+    SnapField("external_id", "user_data", rules.external_id, hashed=True, as_list=True,
+              aliases=("customer_id",), description="Advertiser's own user id (case kept)."),
+    SnapField("client_ip_address", "user_data", rules.ip_address,
+              aliases=("ip_address", "ip", "client_ip", "hashed_ip_address"), v2_key="hashed_ip_address",
+              v2_hashed=True, description="IPv4/IPv6 address; raw in v3, hashed in v2."),
+    SnapField("client_user_agent", "user_data", rules.plain_text, aliases=("user_agent",),
+              v2_key="user_agent", description="Browser user agent."),
+    SnapField("sc_click_id", "user_data", rules.plain_text, aliases=("click_id", "sccid", "ScCid"),
+              v2_key="click_id", description="Snap click id (ScCid)."),
+    SnapField("sc_cookie1", "user_data", rules.plain_text, aliases=("uuid_c1", "scid", "_scid"),
+              v2_key="uuid_c1", description="The `_scid` cookie."),
+    SnapField("madid", "user_data", rules.device_id,
+              aliases=("mobile_ad_id", "idfa", "gaid", "advertising_id", "hashed_mobile_ad_id"),
+              v2_key="hashed_mobile_ad_id", v2_hashed=True, description="Mobile advertising id (IDFA/GAID)."),
+    SnapField("idfv", "user_data", rules.device_id, aliases=("hashed_idfv",), v2_key="hashed_idfv",
+              v2_hashed=True, description="iOS identifier for vendor."),
+    # custom data
+    SnapField("currency", "custom_data", rules.currency, v2_key="currency", description="ISO 4217 code."),
+    SnapField("value", "custom_data", rules.amount, aliases=("price", "revenue", "amount"), v2_key="price",
+              description="Monetary value of the event."),
+    SnapField("order_id", "custom_data", rules.plain_text, aliases=("transaction_id",), v2_key="transaction_id",
+              description="Order id; also the default event_id of a PURCHASE."),
+    SnapField("content_ids", "custom_data", None, aliases=("item_ids", "product_ids", "sku"), v2_key="item_ids",
+              description="List (or comma-separated text) of product ids."),
+    SnapField("content_category", "custom_data", rules.plain_text, aliases=("item_category", "category"),
+              v2_key="item_category", description="Product category."),
+    SnapField("num_items", "custom_data", rules.count, aliases=("number_items", "quantity"),
+              v2_key="number_items", description="Number of items."),
+    SnapField("search_string", "custom_data", rules.plain_text, v2_key="search_string",
+              description="Search text."),
+    SnapField("sign_up_method", "custom_data", rules.plain_text, v2_key="sign_up_method",
+              description="How the user signed up."),
+)
+
+BY_KEY: dict[str, SnapField] = {field.key: field for field in FIELDS}
+BY_NAME: dict[str, SnapField] = {name.lower(): field for field in FIELDS for name in field.names}
+HASHED_KEYS: frozenset[str] = frozenset(field.key for field in FIELDS if field.hashed)
+USER_DATA_KEYS: frozenset[str] = frozenset(field.key for field in FIELDS if field.location == "user_data")
+IDENTITY_RULE = "em, or ph, or madid, or client_ip_address and client_user_agent"
+
+
+def resolve(name: str) -> SnapField | None:
+    """The field a Snap key or alias names (case-insensitive), or None."""
+    return BY_NAME.get(name.strip().lower())
+
+
+def has_identity(present: set[str] | frozenset[str]) -> bool:
+    """Snap's identity minimum for one event, given the keys it carries."""
+    return bool(
+        "em" in present or "ph" in present or "madid" in present
+        or ("client_ip_address" in present and "client_user_agent" in present)
+    )

@@ -1,0 +1,19 @@
+"""A strict local emulator of Snap's Conversions API (CAPI), for tests, demos and benchmarks.
+
+Built from the shared spec alone, independent of the provider's client code. v3 endpoints:
+``POST /v3/{asset_id}/events``, ``POST /v3/{asset_id}/events/validate``,
+``GET /v3/{asset_id}/events/validate/logs`` and ``.../stats`` (token in ``?access_token=`` or a
+Bearer header). Legacy v2: ``POST /v2/conversion``, ``POST /v2/conversion/validate``,
+``GET /v2/conversion/validate/logs?asset_id=`` and ``.../stats`` (Bearer header only).
+Control endpoints (loopback only, no token): ``GET /_emulator/summary``, ``GET /_emulator/events``,
+``GET /_emulator/test_events``, ``GET /_emulator/counts``, ``GET /_emulator/requests``,
+``GET /_emulator/faults``, ``POST /_emulator/reset``, ``POST /_emulator/faults``.
+
+>>> with CapiEmulator() as emu:  # doctest: +SKIP
+...     requests.post(f"{emu.url}/v3/PIXEL/events?access_token=test-token", json={"data": [...]})
+"""
+
+from .faults import FAULT_KINDS, Fault
+from .server import CapiEmulator, RequestRecord
+
+__all__ = ["FAULT_KINDS", "CapiEmulator", "Fault", "RequestRecord"]

@@ -1,0 +1,145 @@
+"""Injected faults: a schedule consumed in order plus an optional seeded random fault rate."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+FAULT_KINDS = (
+    "429",
+    "500",
+    "502",
+    "503",
+    "drop",
+    "delay",
+    "invalid_200",
+    "garbage_200",
+    "bad_event_400",
+    "401",
+)
+DEFAULT_RANDOM_KINDS = ("429", "500", "502", "503", "drop")
+
+#: The default ``path_contains``: it selects the *send* endpoints of both versions
+#: (``/v3/{asset}/events`` and ``/v2/conversion``), never validate, logs or stats.
+SEND_REQUESTS = "/events"
+
+
+@dataclass
+class Fault:
+    """One injected failure.
+
+    ``kind`` is one of :data:`FAULT_KINDS`. ``retry_after`` sets a ``Retry-After`` header on a 429,
+    ``delay_s`` is the sleep of a ``delay`` fault (the request is then processed normally),
+    ``event_index`` is the event a ``bad_event_400`` names. ``path_contains`` selects requests: the
+    default ``"/events"`` means the send endpoints of v3 and v2; any other string is matched as a
+    substring of the request path (``""`` matches every API request). Control endpoints are never faulted.
+    """
+
+    kind: str
+    retry_after: float | int | str | None = None
+    delay_s: float = 0.0
+    event_index: int = 0
+    path_contains: str = SEND_REQUESTS
+
+    def __post_init__(self) -> None:
+        self.kind = str(self.kind)
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}; expected one of {', '.join(FAULT_KINDS)}")
+        if self.path_contains is None:
+            self.path_contains = ""
+        self.delay_s = float(self.delay_s)
+        self.event_index = int(self.event_index)
+
+    def matches(self, path: str, is_send: bool) -> bool:
+        """Whether this fault applies to a request for ``path``."""
+        if self.path_contains == SEND_REQUESTS:
+            return is_send
+        return self.path_contains in path
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Fault:
+        """Build a fault from a JSON object (as posted to ``/_emulator/faults``)."""
+        allowed = {"kind", "retry_after", "delay_s", "event_index", "path_contains"}
+        unknown = set(data) - allowed
+        if unknown:
+            raise ValueError(f"unknown fault fields: {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fault as a JSON-ready dict."""
+        return asdict(self)
+
+
+class FaultPlan:
+    """Thread-safe fault source: scheduled faults first, then a seeded random rate on send requests."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._schedule: list[Fault] = []
+        self._rate = 0.0
+        self._kinds: tuple[str, ...] = DEFAULT_RANDOM_KINDS
+        self._seed: int | None = None
+        self._delay_s = 1.0
+        self._rng = random.Random()
+
+    def add(self, faults: Iterable[Fault]) -> None:
+        """Append faults to the schedule."""
+        faults = list(faults)
+        for fault in faults:
+            if not isinstance(fault, Fault):
+                raise TypeError(f"expected Fault, got {type(fault).__name__}")
+        with self._lock:
+            self._schedule.extend(faults)
+
+    def set_rate(
+        self,
+        rate: float,
+        kinds: Iterable[str] = DEFAULT_RANDOM_KINDS,
+        seed: int | None = None,
+        delay_s: float = 1.0,
+    ) -> None:
+        """Give a share ``rate`` of send requests a random fault of ``kinds`` (``rate=0`` turns it off)."""
+        rate = float(rate)
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError("fault rate must be between 0 and 1")
+        kinds = tuple(str(k) for k in kinds)
+        for kind in kinds:
+            if kind not in FAULT_KINDS:
+                raise ValueError(f"unknown fault kind {kind!r}")
+        if rate and not kinds:
+            raise ValueError("a non-zero fault rate needs at least one kind")
+        with self._lock:
+            self._rate, self._kinds, self._seed, self._delay_s = rate, kinds, seed, float(delay_s)
+            self._rng = random.Random(seed)
+
+    def clear_schedule(self) -> None:
+        """Forget every scheduled fault."""
+        with self._lock:
+            self._schedule.clear()
+
+    @property
+    def pending(self) -> list[Fault]:
+        """Scheduled faults not yet consumed."""
+        with self._lock:
+            return list(self._schedule)
+
+    @property
+    def rate_config(self) -> dict[str, Any]:
+        """The random fault configuration."""
+        with self._lock:
+            return {"rate": self._rate, "kinds": list(self._kinds), "seed": self._seed}
+
+    def next_fault(self, path: str, is_send: bool) -> Fault | None:
+        """The fault for this request, consuming it, or None."""
+        with self._lock:
+            for i, fault in enumerate(self._schedule):
+                if fault.matches(path, is_send):
+                    del self._schedule[i]
+                    return fault
+            if self._rate and is_send and self._rng.random() < self._rate:
+                kind = self._rng.choice(self._kinds)
+                return Fault(kind, delay_s=self._delay_s if kind == "delay" else 0.0)
+        return None

@@ -1,0 +1,915 @@
+"""A strict local emulator of Snap's Conversions API (v3 and legacy v2) over loopback HTTP."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import socket
+import threading
+import time
+import traceback
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from .faults import DEFAULT_RANDOM_KINDS, Fault, FaultPlan
+from .validation import v2_asset_id, v2_dedup_id, validate_v2_event, validate_v3_event
+
+__all__ = ["CapiEmulator", "RequestRecord"]
+
+#: Hard cap on a request body (wire or decompressed) when ``max_body_bytes`` is not set.
+HARD_BODY_LIMIT = 64 * 1024 * 1024
+
+_V3_ROUTE = re.compile(r"/v3/([^/]+)/events(?:/(validate)(?:/(logs|stats))?)?")
+_V2_ROUTES = {
+    "/v2/conversion": "send",
+    "/v2/conversion/validate": "validate",
+    "/v2/conversion/validate/logs": "logs",
+    "/v2/conversion/validate/stats": "stats",
+}
+_METHOD_FOR = {"send": "POST", "validate": "POST", "logs": "GET", "stats": "GET"}
+_INVALID_TOKEN = {"status": "INVALID", "reason": "Invalid access token"}
+_V3_OK = {"status": "VALID", "reason": "Events have been processed successfully."}
+_V2_OK = {"status": "SUCCESS", "reason": "All events have been processed successfully."}
+_HOUR = 3600.0
+_DAY = 86400.0
+
+
+@dataclass
+class RequestRecord:
+    """One API request as the emulator saw it. ``status`` is 0 when the connection was dropped."""
+
+    method: str
+    path: str
+    status: int
+    n_events: int
+    version: str
+    asset_id: str | None
+    fault: str | None
+    gzip: bool
+    elapsed_s: float
+
+
+@dataclass
+class _TestEvent:
+    asset_id: str | None
+    version: str
+    event: Any
+    received_ts: float
+    status: str
+    errors: list[str]
+    warnings: list[str]
+
+
+class _BodyError(Exception):
+    def __init__(self, status: int, reason: str, close: bool = False) -> None:
+        super().__init__(reason)
+        self.status, self.reason, self.close = status, reason, close
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+class CapiEmulator:
+    """Strict, independent emulator of Snap's Conversions API, served from a daemon thread.
+
+    See the package docstring for the endpoints. ``batch_mode`` is ``"whole"`` (one invalid event
+    rejects the batch, nothing recorded) or ``"partial"`` (valid events recorded, the same 400 body).
+    ``fault_rate``/``fault_kinds``/``fault_seed`` configure a baseline random fault rate that
+    :meth:`reset` restores (``0`` by default); :meth:`set_fault_rate` changes it until the next reset.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        access_tokens: Iterable[str] = ("test-token",),
+        assets: Iterable[str] | None = None,
+        batch_mode: str = "whole",
+        max_events_per_request: int = 2000,
+        max_event_age_days: float = 37,
+        max_future_skew_s: float = 300,
+        max_body_bytes: int | None = None,
+        clock: Callable[[], float] = time.time,
+        *,
+        fault_rate: float = 0.0,
+        fault_kinds: Iterable[str] = DEFAULT_RANDOM_KINDS,
+        fault_seed: int | None = None,
+    ) -> None:
+        if batch_mode not in ("whole", "partial"):
+            raise ValueError("batch_mode must be 'whole' or 'partial'")
+        if isinstance(access_tokens, str):
+            access_tokens = (access_tokens,)
+        if isinstance(assets, str):
+            assets = (assets,)
+        self.host = host
+        self.port = port
+        self.access_tokens = frozenset(access_tokens)
+        self.assets = None if assets is None else frozenset(str(a) for a in assets)
+        self.batch_mode = batch_mode
+        self.max_events_per_request = int(max_events_per_request)
+        self.max_event_age_days = max_event_age_days
+        self.max_future_skew_s = max_future_skew_s
+        self.max_body_bytes = max_body_bytes
+        self.clock = clock
+        self._baseline_faults = (float(fault_rate), tuple(fault_kinds), fault_seed)
+        self._faults = FaultPlan()
+        self._faults.set_rate(*self._baseline_faults)
+        self._lock = threading.Lock()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._clear()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> CapiEmulator:
+        """Bind and serve in a daemon thread (``port=0`` picks a free port)."""
+        if self._server is not None:
+            raise RuntimeError("emulator already started")
+        server = _Server((self.host, self.port), _Handler, self)
+        self.port = server.server_address[1]
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="snap-capi-emulator",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close every open connection."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.close_connections()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> CapiEmulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:8787``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def __repr__(self) -> str:
+        return f"CapiEmulator(url={self.url!r}, batch_mode={self.batch_mode!r})"
+
+    # ------------------------------------------------------------------ state
+
+    def _clear(self) -> None:
+        with self._lock:
+            self._stored: list[tuple[str | None, Any]] = []  # first arrivals, in arrival order
+            self._counts: dict[tuple[str | None, str], int] = {}
+            self._live: dict[str | None, list[tuple[float, int]]] = {}  # asset -> (arrival, n accepted)
+            self._tests: list[_TestEvent] = []
+            self._requests: list[RequestRecord] = []
+            self.errors: list[str] = []  # tracebacks of emulator bugs (answered with 500)
+
+    def reset(self) -> None:
+        """Forget recorded events, test events and requests; drop scheduled faults; restore the baseline
+        random fault rate (off unless configured in the constructor), reseeded."""
+        self._clear()
+        self._faults.clear_schedule()
+        self._faults.set_rate(*self._baseline_faults)
+
+    def accepted_events(self, asset_id: str | None = None) -> list[dict]:
+        """Live events accepted by the send endpoints, first arrival per (asset, event_id), arrival order."""
+        with self._lock:
+            return [ev for asset, ev in self._stored if asset_id is None or asset == asset_id]
+
+    def accepted_count_by_event_id(self, asset_id: str | None = None) -> dict[str, int]:
+        """How many times each event_id was posted and accepted (>1 means it was resent)."""
+        out: dict[str, int] = {}
+        with self._lock:
+            for (asset, eid), n in self._counts.items():
+                if asset_id is None or asset == asset_id:
+                    out[eid] = out.get(eid, 0) + n
+        return out
+
+    def test_events(self, asset_id: str | None = None) -> list[dict]:
+        """Events posted to the validate endpoints (valid or not), in arrival order."""
+        with self._lock:
+            return [t.event for t in self._tests if asset_id is None or t.asset_id == asset_id]
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """Every API request seen (control endpoints excluded)."""
+        with self._lock:
+            return list(self._requests)
+
+    def add_faults(self, *faults: Fault) -> None:
+        """Schedule faults: each matching request consumes the next matching fault, in order."""
+        self._faults.add(faults)
+
+    def set_fault_rate(
+        self,
+        rate: float,
+        kinds: Iterable[str] = DEFAULT_RANDOM_KINDS,
+        seed: int | None = None,
+        delay_s: float = 1.0,
+    ) -> None:
+        """Give a random share ``rate`` of send requests a fault of ``kinds`` (reproducible with a seed)."""
+        self._faults.set_rate(rate, kinds, seed, delay_s)
+
+    @property
+    def pending_faults(self) -> list[Fault]:
+        """Scheduled faults not yet consumed."""
+        return self._faults.pending
+
+    def summary(self) -> dict[str, Any]:
+        """Counts: accepted postings, unique event ids, duplicates, requests, test events, per asset."""
+        by_asset: dict[str, dict[str, int]] = {}
+
+        def slot(asset: str | None) -> dict[str, int]:
+            key = "" if asset is None else asset
+            if key not in by_asset:
+                by_asset[key] = {
+                    "accepted": 0,
+                    "stored": 0,
+                    "unique_event_ids": 0,
+                    "duplicates": 0,
+                    "test_events": 0,
+                }
+            return by_asset[key]
+
+        with self._lock:
+            for asset, entries in self._live.items():
+                slot(asset)["accepted"] += sum(n for _, n in entries)
+            for asset, _ in self._stored:
+                slot(asset)["stored"] += 1
+            for (asset, _), n in self._counts.items():
+                s = slot(asset)
+                s["unique_event_ids"] += 1
+                s["duplicates"] += n - 1
+            for t in self._tests:
+                slot(t.asset_id)["test_events"] += 1
+            n_requests = len(self._requests)
+        totals = {
+            k: sum(s[k] for s in by_asset.values())
+            for k in ("accepted", "stored", "unique_event_ids", "duplicates", "test_events")
+        }
+        return {**totals, "requests": n_requests, "by_asset": by_asset}
+
+    # ------------------------------------------------------------------ recording (called by the handler)
+
+    def _record_live(self, items: list[tuple[str | None, Any]], version: str) -> None:
+        """Record accepted events given as (asset, event) pairs; dedup by (asset, event_id)."""
+        now = self.clock()
+        per_asset: dict[str | None, int] = {}
+        with self._lock:
+            for asset, ev in items:
+                per_asset[asset] = per_asset.get(asset, 0) + 1
+                eid = _event_id(ev, version)
+                if eid is None:
+                    self._stored.append((asset, ev))
+                    continue
+                key = (asset, eid)
+                n = self._counts.get(key, 0)
+                self._counts[key] = n + 1
+                if n == 0:
+                    self._stored.append((asset, ev))
+            for asset, n in per_asset.items():
+                self._live.setdefault(asset, []).append((now, n))
+
+    def _record_tests(self, tests: list[_TestEvent]) -> None:
+        with self._lock:
+            self._tests.extend(tests)
+
+    def _record_request(self, record: RequestRecord) -> None:
+        with self._lock:
+            self._requests.append(record)
+
+    def _stats(self, asset: str | None) -> dict[str, Any]:
+        now = self.clock()
+        since = now - _HOUR
+        with self._lock:
+            tests = [t.received_ts for t in self._tests if t.asset_id == asset and t.received_ts >= since]
+            live = [(ts, n) for ts, n in self._live.get(asset, ()) if ts >= since]
+        return {
+            "status": "SUCCESS",
+            "stats": {
+                "test": {
+                    "latest_event_ts": int(max(tests)) if tests else None,
+                    "event_count_past_hour": len(tests),
+                },
+                "live": {
+                    "latest_event_ts": int(max(ts for ts, _ in live)) if live else None,
+                    "event_count_past_hour": sum(n for _, n in live),
+                },
+            },
+        }
+
+    def _logs(self, asset: str | None) -> dict[str, Any]:
+        since = self.clock() - _DAY
+        with self._lock:
+            tests = [t for t in self._tests if t.asset_id == asset and t.received_ts >= since]
+        logs = []
+        for t in reversed(tests):
+            ev = t.event if type(t.event) is dict else {}
+            if t.version == "v3":
+                name, ts, source = ev.get("event_name"), ev.get("event_time"), ev.get("action_source")
+            else:
+                name, ts, source = ev.get("event_type"), ev.get("timestamp"), ev.get("event_conversion_type")
+            logs.append(
+                {
+                    "event_name": _scalar(name),
+                    "event_time": _scalar(ts),
+                    "action_source": _scalar(source),
+                    "status": t.status,
+                    "error_records": list(t.errors),
+                    "warning_records": list(t.warnings),
+                    "received_ts": int(t.received_ts),
+                }
+            )
+        return {"status": "SUCCESS", "logs": logs}
+
+
+def _event_id(event: dict[str, Any], version: str) -> str | None:
+    if version == "v3":
+        eid = event.get("event_id")
+        return eid if type(eid) is str and eid else None
+    return v2_dedup_id(event)
+
+
+def _scalar(value: Any) -> Any:
+    """Only short scalars go into logs (never structures that could hold PII)."""
+    if value is None or type(value) in (int, float, bool):
+        return value
+    if type(value) is str:
+        return value[:64]
+    return None
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256
+
+    def __init__(self, address: tuple[str, int], handler: type, emulator: CapiEmulator) -> None:
+        self.emulator = emulator
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, handler)
+
+    def close_connections(self) -> None:
+        with self.connections_lock:
+            conns = list(self.connections)
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay quiet: client disconnects are normal; handler bugs are answered with 500 and kept."""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "snap-capi-emulator"
+    sys_version = ""
+    disable_nagle_algorithm = True
+    timeout = 120
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.connections.discard(self.connection)
+        try:
+            super().finish()
+        except OSError:
+            pass
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base class signature
+        """No per-request logging."""
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._handle("GET")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._handle("POST")
+
+    def do_PUT(self) -> None:  # noqa: N802
+        self._handle("PUT")
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        self._handle("DELETE")
+
+    def do_PATCH(self) -> None:  # noqa: N802
+        self._handle("PATCH")
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _send(
+        self,
+        status: int,
+        payload: Any = None,
+        *,
+        body: bytes | None = None,
+        content_type: str = "application/json",
+        headers: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        """Write the whole response in one send (no Nagle/delayed-ACK stalls on keep-alive)."""
+        if payload is not None:
+            body = json.dumps(payload, separators=(",", ":")).encode()
+        body = body or b""
+        self._status = status
+        if not self._recorded:
+            self._record_request()
+        reason = self.responses.get(status, ("",))[0]
+        lines = [
+            f"HTTP/1.1 {status} {reason}",
+            f"Server: {self.server_version}",
+            f"Content-Type: {content_type}",
+            f"Content-Length: {len(body)}",
+        ]
+        lines.extend(f"{k}: {v}" for k, v in headers)
+        if self.close_connection:
+            lines.append("Connection: close")
+        try:
+            self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+        except OSError:
+            self.close_connection = True
+
+    def _read_body(self) -> bytes:
+        """Read the request body (Content-Length or chunked), draining what exceeds the limit."""
+        limit = self._emu.max_body_bytes or HARD_BODY_LIMIT
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            parts, total = [], 0
+            while True:
+                line = self.rfile.readline(65537)
+                try:
+                    size = int(line.split(b";")[0].strip() or b"x", 16)
+                except ValueError:
+                    raise _BodyError(400, "Malformed chunked body", close=True) from None
+                if size == 0:
+                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                if total + size > HARD_BODY_LIMIT:
+                    raise _BodyError(413, "Request body too large", close=True)
+                chunk = self.rfile.read(size)
+                self.rfile.readline()
+                total += size
+                parts.append(chunk)
+            body = b"".join(parts)
+        else:
+            raw = self.headers.get("Content-Length")
+            try:
+                length = int(raw) if raw is not None else 0
+                if length < 0:
+                    raise ValueError
+            except ValueError:
+                raise _BodyError(400, "Invalid Content-Length", close=True) from None
+            if length > HARD_BODY_LIMIT:
+                raise _BodyError(413, "Request body too large", close=True)
+            body = self.rfile.read(length) if length else b""
+        if len(body) > limit:
+            raise _BodyError(413, f"Request body too large: the limit is {limit} bytes")
+        return body
+
+    def _decode(self, body: bytes) -> Any:
+        """Decompress (gzip) and parse JSON, or raise _BodyError."""
+        limit = self._emu.max_body_bytes or HARD_BODY_LIMIT
+        encoding = self.headers.get("Content-Encoding", "").strip().lower()
+        if encoding in ("gzip", "x-gzip"):
+            self._gzip = True
+            try:
+                inflater = zlib.decompressobj(wbits=31)
+                out = inflater.decompress(body, limit + 1)
+            except zlib.error:
+                raise _BodyError(400, "Request body is not valid gzip") from None
+            if len(out) > limit:
+                raise _BodyError(413, f"Request body too large: the limit is {limit} bytes (decompressed)")
+            if not inflater.eof:
+                raise _BodyError(400, "Request body is truncated gzip")
+            body = out
+        elif encoding not in ("", "identity"):
+            raise _BodyError(415, "Unsupported Content-Encoding (use gzip or none)")
+        if not body:
+            raise _BodyError(400, "Request body is empty")
+        try:
+            return json.loads(body, parse_constant=_reject_constant)
+        except (ValueError, RecursionError):
+            raise _BodyError(400, "Request body is not valid JSON") from None
+
+    # ------------------------------------------------------------------ dispatch
+
+    def _handle(self, method: str) -> None:
+        self._start = time.perf_counter()
+        self._emu = emu = self.server.emulator
+        self._recorded = False
+        self._version: str | None = None
+        self._status = 0
+        self._gzip = False
+        self._n_events = 0
+        self._asset: str | None = None
+        self._fault: str | None = None
+        split = urlsplit(self.path)
+        self._path = path = split.path
+        self._query = split.query
+        if path.startswith("/_emulator/") or path == "/_emulator":
+            try:
+                self._control(method, path)
+            except Exception:
+                emu.errors.append(traceback.format_exc())
+                self._send(500, {"status": "ERROR", "reason": "emulator error"})
+            return
+
+        version, kind = "", None
+        match = _V3_ROUTE.fullmatch(path)
+        if match:
+            version, self._asset = "v3", unquote(match.group(1))
+            kind = match.group(3) or match.group(2) or "send"
+        elif path in _V2_ROUTES:
+            version, kind = "v2", _V2_ROUTES[path]
+        elif path.startswith("/v2"):
+            version = "v2"
+        elif path.startswith("/v3"):
+            version = "v3"
+        self._version = version
+        try:
+            self._api(method, path, version, kind)
+        except _BodyError as exc:
+            if exc.close:
+                self.close_connection = True
+            self._send(exc.status, self._body_error(version, exc.reason))
+        except Exception:
+            emu.errors.append(traceback.format_exc())
+            self.close_connection = True
+            self._send(500, {"status": "ERROR", "reason": "emulator error"})
+        finally:
+            if not self._recorded:
+                self._record_request()
+
+    def _record_request(self) -> None:
+        """Store this request's record (before the response is written, so clients never race it)."""
+        self._recorded = True
+        if self._version is None:  # control endpoint
+            return
+        self._emu._record_request(
+            RequestRecord(
+                method=self.command,
+                path=self._path,
+                status=self._status,
+                n_events=self._n_events,
+                version=self._version,
+                asset_id=self._asset,
+                fault=self._fault,
+                gzip=self._gzip,
+                elapsed_s=time.perf_counter() - self._start,
+            )
+        )
+
+    @staticmethod
+    def _body_error(version: str, reason: str) -> dict[str, Any]:
+        return {"status": "FAILED" if version == "v2" else "INVALID", "reason": reason}
+
+    def _param(self, name: str) -> str | None:
+        values = parse_qs(self._query).get(name) if self._query else None
+        return values[0] if values else None
+
+    def _api(self, method: str, path: str, version: str, kind: str | None) -> None:
+        emu = self._emu
+        body = (
+            self._read_body()
+            if method in ("POST", "PUT", "PATCH") or self.headers.get("Content-Length")
+            else b""
+        )
+        if kind is None:
+            self._send(404, self._body_error(version, "Unknown endpoint"))
+            return
+        if method != _METHOD_FOR[kind]:
+            self._send(
+                405, self._body_error(version, "Method not allowed"), headers=[("Allow", _METHOD_FOR[kind])]
+            )
+            return
+
+        fault = emu._faults.next_fault(path, kind == "send")
+        if fault is not None:
+            self._fault = fault.kind
+            if fault.kind == "delay":
+                time.sleep(fault.delay_s)
+            else:
+                self._apply_fault(fault, version, body)
+                return
+
+        if not self._authorized(version):
+            self._send(401, _INVALID_TOKEN)
+            return
+        if version == "v3" and emu.assets is not None and self._asset not in emu.assets:
+            self._send(403, {"status": "INVALID", "reason": "No access to this asset"})
+            return
+
+        if kind in ("logs", "stats"):
+            if version == "v2":
+                self._asset = self._param("asset_id")
+                if not self._asset:
+                    self._send(400, self._body_error(version, "Query parameter asset_id is required"))
+                    return
+                if emu.assets is not None and self._asset not in emu.assets:
+                    self._send(403, {"status": "FAILED", "reason": "No access to this asset"})
+                    return
+            self._send(200, emu._stats(self._asset) if kind == "stats" else emu._logs(self._asset))
+            return
+
+        payload = self._decode(body)
+        if version == "v3":
+            self._v3_events(kind, payload)
+        else:
+            self._v2_events(kind, payload)
+
+    def _authorized(self, version: str) -> bool:
+        tokens = self._emu.access_tokens
+        auth = self.headers.get("Authorization", "")
+        bearer = auth[7:].strip() if auth[:7].lower() == "bearer " else None
+        if version == "v3":
+            token = self._param("access_token")
+            if token is not None:
+                return token in tokens
+        return bearer is not None and bearer in tokens
+
+    def _apply_fault(self, fault: Fault, version: str, body: bytes) -> None:
+        kind = fault.kind
+        encoding = self.headers.get("Content-Encoding", "")
+        self._gzip = "gzip" in encoding.lower()
+        self._n_events = _quick_count(body, version, encoding)
+        if kind == "drop":
+            self.close_connection = True
+            self._status = 0
+            return
+        if kind == "429":
+            headers = [] if fault.retry_after is None else [("Retry-After", str(fault.retry_after))]
+            self._send(429, {"status": "INVALID", "reason": "Too many requests"}, headers=headers)
+        elif kind == "500":
+            self._send(500, {"status": "INTERNAL_ERROR", "reason": "Internal server error"})
+        elif kind == "502":
+            self._send(
+                502, body=b"<html><body><h1>502 Bad Gateway</h1></body></html>", content_type="text/html"
+            )
+        elif kind == "503":
+            self._send(503, body=b"Service Unavailable", content_type="text/plain")
+        elif kind == "401":
+            self._send(401, _INVALID_TOKEN)
+        elif kind == "invalid_200":
+            self._send(200, {"status": "INVALID", "reason": "The request could not be processed."})
+        elif kind == "garbage_200":
+            self._send(200, body=b"<html><body>OK</body></html>", content_type="text/html")
+        elif kind == "bad_event_400":
+            index = min(fault.event_index, max(self._n_events - 1, 0))
+            msg = f"Event at index {index} is invalid."
+            if version == "v2":
+                self._send(
+                    400,
+                    {
+                        "status": "FAILED",
+                        "reason": msg,
+                        "error_records": [{"reason": msg, "record_indexes": [index]}],
+                    },
+                )
+            else:
+                self._send(
+                    400,
+                    {
+                        "status": "INVALID",
+                        "reason": msg,
+                        "event": index,
+                        "errors": {"codes": ["INVALID_EVENT"], "error_msgs": [msg]},
+                    },
+                )
+
+    # ------------------------------------------------------------------ v3
+
+    def _v3_events(self, kind: str, payload: Any) -> None:
+        emu = self._emu
+        data = payload.get("data") if type(payload) is dict else None
+        if type(data) is not list:
+            raise _BodyError(400, "Request body must be a JSON object with a 'data' list of events")
+        self._n_events = n = len(data)
+        if n == 0:
+            raise _BodyError(400, "Param data must contain at least one event")
+        if n > emu.max_events_per_request:
+            raise _BodyError(
+                400,
+                f"Too many events: {n} in one request, the limit is {emu.max_events_per_request} per request",
+            )
+        now = emu.clock()
+        max_age = emu.max_event_age_days * _DAY
+        skew = emu.max_future_skew_s
+        verdicts = [validate_v3_event(ev, now, max_age, skew) for ev in data]
+        asset = self._asset
+
+        if kind == "validate":
+            logs, first_bad = [], None
+            tests = []
+            for i, (errs, warns) in enumerate(verdicts):
+                status = "INVALID" if errs else "VALID"
+                if errs and first_bad is None:
+                    first_bad = i
+                msgs = [m for _, m in errs]
+                logs.append(
+                    {
+                        "event": i,
+                        "status": status,
+                        "errors": {"codes": [c for c, _ in errs], "error_msgs": msgs},
+                        "warnings": warns,
+                    }
+                )
+                tests.append(_TestEvent(asset, "v3", data[i], now, status, msgs, warns))
+            emu._record_tests(tests)
+            if first_bad is None:
+                reason = "All events are valid."
+            else:
+                n_bad = sum(1 for errs, _ in verdicts if errs)
+                first_msg = verdicts[first_bad][0][0][1]
+                reason = f"{n_bad} of {n} events are invalid; first at index {first_bad}: {first_msg}"
+            self._send(
+                200,
+                {
+                    "status": "VALID" if first_bad is None else "INVALID",
+                    "test_event": True,
+                    "reason": reason,
+                    "event_logs": logs,
+                },
+            )
+            return
+
+        first_bad = next((i for i, (errs, _) in enumerate(verdicts) if errs), None)
+        if first_bad is None:
+            emu._record_live([(asset, ev) for ev in data], "v3")
+            self._send(200, _V3_OK)
+            return
+        if emu.batch_mode == "partial":
+            valid = [(asset, ev) for ev, (errs, _) in zip(data, verdicts, strict=True) if not errs]
+            emu._record_live(valid, "v3")
+        errs = verdicts[first_bad][0]
+        self._send(
+            400,
+            {
+                "status": "INVALID",
+                "reason": errs[0][1],
+                "event": first_bad,
+                "errors": {"codes": [c for c, _ in errs], "error_msgs": [m for _, m in errs]},
+            },
+        )
+
+    # ------------------------------------------------------------------ v2
+
+    def _v2_events(self, kind: str, payload: Any) -> None:
+        emu = self._emu
+        events = [payload] if type(payload) is dict else payload
+        if type(events) is not list:
+            raise _BodyError(400, "Request body must be a JSON array of events")
+        self._n_events = n = len(events)
+        if n == 0:
+            raise _BodyError(400, "Request body must contain at least one event")
+        if n > emu.max_events_per_request:
+            raise _BodyError(
+                400,
+                f"Too many events: {n} in one request, the limit is {emu.max_events_per_request} per request",
+            )
+        assets = [v2_asset_id(ev) for ev in events]
+        self._asset = next((a for a in assets if a), None)
+        if emu.assets is not None and any(a is not None and a not in emu.assets for a in assets):
+            self._send(403, {"status": "FAILED", "reason": "No access to this asset"})
+            return
+        now = emu.clock()
+        max_age = emu.max_event_age_days * _DAY
+        verdicts = [validate_v2_event(ev, now, max_age, emu.max_future_skew_s) for ev in events]
+        bad = [i for i, (errs, _) in enumerate(verdicts) if errs]
+        grouped: dict[str, list[int]] = {}
+        for i in bad:
+            for _, msg in verdicts[i][0]:
+                grouped.setdefault(msg, []).append(i)
+        error_records = [{"reason": msg, "record_indexes": idx} for msg, idx in grouped.items()]
+        reason = f"{len(bad)} of {n} events failed validation." if bad else _V2_OK["reason"]
+
+        if kind == "validate":
+            tests, logs = [], []
+            for i, (errs, warns) in enumerate(verdicts):
+                status = "INVALID" if errs else "VALID"
+                msgs = [m for _, m in errs]
+                tests.append(_TestEvent(assets[i], "v2", events[i], now, status, msgs, warns))
+                logs.append(
+                    {
+                        "event": i,
+                        "status": status,
+                        "errors": {"codes": [c for c, _ in errs], "error_msgs": msgs},
+                        "warnings": warns,
+                    }
+                )
+            emu._record_tests(tests)
+            self._send(
+                200,
+                {
+                    "status": "FAILED" if bad else "SUCCESS",
+                    "test_event": True,
+                    "reason": reason if bad else "All events are valid.",
+                    "error_records": error_records,
+                    "event_logs": logs,
+                },
+            )
+            return
+
+        if not bad:
+            emu._record_live(list(zip(assets, events, strict=True)), "v2")
+            self._send(200, _V2_OK)
+            return
+        bad_set = set(bad)
+        if emu.batch_mode == "partial" and len(bad) < n:
+            emu._record_live([(assets[i], ev) for i, ev in enumerate(events) if i not in bad_set], "v2")
+            self._send(200, {"status": "PARTIAL", "reason": reason, "error_records": error_records})
+            return
+        self._send(400, {"status": "FAILED", "reason": reason, "error_records": error_records})
+
+    # ------------------------------------------------------------------ control endpoints
+
+    def _control(self, method: str, path: str) -> None:
+        emu = self._emu
+        try:
+            body = self._read_body() if method == "POST" or self.headers.get("Content-Length") else b""
+        except _BodyError as exc:
+            self.close_connection = self.close_connection or exc.close
+            self._send(exc.status, {"status": "ERROR", "reason": exc.reason})
+            return
+        try:
+            loopback = ipaddress.ip_address(self.client_address[0].split("%")[0]).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            self._send(403, {"status": "ERROR", "reason": "control endpoints are loopback only"})
+            return
+        asset = self._param("asset_id")
+        route = (method, path.rstrip("/"))
+        if route == ("GET", "/_emulator/summary"):
+            self._send(200, emu.summary())
+        elif route == ("GET", "/_emulator/events"):
+            self._send(200, emu.accepted_events(asset))
+        elif route == ("GET", "/_emulator/test_events"):
+            self._send(200, emu.test_events(asset))
+        elif route == ("GET", "/_emulator/counts"):
+            self._send(200, emu.accepted_count_by_event_id(asset))
+        elif route == ("GET", "/_emulator/requests"):
+            self._send(200, [asdict(r) for r in emu.requests])
+        elif route == ("GET", "/_emulator/faults"):
+            self._send(200, {"pending": [f.to_dict() for f in emu.pending_faults], **emu._faults.rate_config})
+        elif route == ("POST", "/_emulator/reset"):
+            emu.reset()
+            self._send(200, {"status": "OK"})
+        elif route == ("POST", "/_emulator/faults"):
+            self._post_faults(body)
+        else:
+            self._send(404, {"status": "ERROR", "reason": "unknown control endpoint"})
+
+    def _post_faults(self, body: bytes) -> None:
+        """Take a JSON list of faults, or ``{"faults": [...], "rate": r, "kinds": [...], "seed": s}``."""
+        emu = self._emu
+        try:
+            spec = json.loads(body or b"null")
+            if isinstance(spec, list):
+                spec = {"faults": spec}
+            if not isinstance(spec, dict):
+                raise ValueError("expected a JSON list of faults or an object")
+            faults = [Fault.from_dict(f) for f in spec.get("faults", [])]
+            if "rate" in spec:
+                emu.set_fault_rate(spec["rate"], spec.get("kinds", DEFAULT_RANDOM_KINDS), spec.get("seed"))
+        except (ValueError, TypeError) as exc:
+            self._send(400, {"status": "ERROR", "reason": str(exc)})
+            return
+        emu.add_faults(*faults)
+        self._send(200, {"status": "OK", "scheduled": len(emu.pending_faults)})
+
+
+def _quick_count(body: bytes, version: str, encoding: str) -> int:
+    """Best-effort event count of a faulted request (for the request log and bad_event_400)."""
+    try:
+        if "gzip" in encoding.lower():
+            body = zlib.decompressobj(wbits=31).decompress(body, HARD_BODY_LIMIT)
+        payload = json.loads(body)
+    except Exception:
+        return 0
+    data = payload.get("data") if isinstance(payload, dict) and version == "v3" else payload
+    return len(data) if isinstance(data, list) else (1 if isinstance(data, dict) else 0)
