@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import json
 import re
 import socket
+import socketserver
 import threading
 import time
 import traceback
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -174,7 +177,10 @@ class CapiEmulator:
 
     def _clear(self) -> None:
         with self._lock:
-            self._stored: list[tuple[str | None, Any]] = []  # first arrivals, in arrival order
+            # Accepted request bodies are kept as raw bytes (invisible to the garbage collector, so a
+            # benchmark's 100k+ events do not slow every GC pass) and parsed again on demand.
+            self._chunks: list[tuple[bytes, str]] = []  # (decompressed body, version)
+            self._stored: list[tuple[str | None, int, int]] = []  # first arrivals: (asset, chunk, index)
             self._counts: dict[tuple[str | None, str], int] = {}
             self._live: dict[str | None, list[tuple[float, int]]] = {}  # asset -> (arrival, n accepted)
             self._tests: list[_TestEvent] = []
@@ -191,7 +197,17 @@ class CapiEmulator:
     def accepted_events(self, asset_id: str | None = None) -> list[dict]:
         """Live events accepted by the send endpoints, first arrival per (asset, event_id), arrival order."""
         with self._lock:
-            return [ev for asset, ev in self._stored if asset_id is None or asset == asset_id]
+            refs = [(c, i) for asset, c, i in self._stored if asset_id is None or asset == asset_id]
+            chunks = self._chunks
+        parsed: dict[int, list[Any]] = {}
+        out = []
+        with _gc_paused():  # building 100k+ retained dicts with the GC on costs about 4x
+            for c, i in refs:
+                events = parsed.get(c)
+                if events is None:
+                    events = parsed[c] = _chunk_events(*chunks[c])
+                out.append(events[i])
+        return out
 
     def accepted_count_by_event_id(self, asset_id: str | None = None) -> dict[str, int]:
         """How many times each event_id was posted and accepted (>1 means it was resent)."""
@@ -251,7 +267,7 @@ class CapiEmulator:
         with self._lock:
             for asset, entries in self._live.items():
                 slot(asset)["accepted"] += sum(n for _, n in entries)
-            for asset, _ in self._stored:
+            for asset, _, _ in self._stored:
                 slot(asset)["stored"] += 1
             for (asset, _), n in self._counts.items():
                 s = slot(asset)
@@ -268,22 +284,23 @@ class CapiEmulator:
 
     # ------------------------------------------------------------------ recording (called by the handler)
 
-    def _record_live(self, items: list[tuple[str | None, Any]], version: str) -> None:
-        """Record accepted events given as (asset, event) pairs; dedup by (asset, event_id)."""
+    def _record_live(self, raw: bytes, version: str, items: list[tuple[str | None, int, str | None]]) -> None:
+        """Record accepted events of one request body: (asset, index in body, event_id) triples."""
         now = self.clock()
         per_asset: dict[str | None, int] = {}
         with self._lock:
-            for asset, ev in items:
+            chunk = len(self._chunks)
+            self._chunks.append((raw, version))
+            for asset, index, eid in items:
                 per_asset[asset] = per_asset.get(asset, 0) + 1
-                eid = _event_id(ev, version)
                 if eid is None:
-                    self._stored.append((asset, ev))
+                    self._stored.append((asset, chunk, index))
                     continue
                 key = (asset, eid)
                 n = self._counts.get(key, 0)
                 self._counts[key] = n + 1
                 if n == 0:
-                    self._stored.append((asset, ev))
+                    self._stored.append((asset, chunk, index))
             for asset, n in per_asset.items():
                 self._live.setdefault(asset, []).append((now, n))
 
@@ -340,11 +357,28 @@ class CapiEmulator:
         return {"status": "SUCCESS", "logs": logs}
 
 
-def _event_id(event: dict[str, Any], version: str) -> str | None:
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector briefly (restored afterwards if it was on)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _chunk_events(raw: bytes, version: str) -> list[Any]:
+    payload = json.loads(raw)
     if version == "v3":
-        eid = event.get("event_id")
-        return eid if type(eid) is str and eid else None
-    return v2_dedup_id(event)
+        return payload["data"]
+    return payload if type(payload) is list else [payload]
+
+
+def _v3_event_id(event: dict[str, Any]) -> str | None:
+    eid = event.get("event_id")
+    return eid if type(eid) is str and eid else None
 
 
 def _scalar(value: Any) -> Any:
@@ -368,6 +402,12 @@ class _Server(ThreadingHTTPServer):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, handler)
+
+    def server_bind(self) -> None:
+        """Bind without HTTPServer's reverse DNS lookup (``getfqdn`` can take seconds)."""
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
 
     def close_connections(self) -> None:
         with self.connections_lock:
@@ -437,6 +477,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.dumps(payload, separators=(",", ":")).encode()
         body = body or b""
         self._status = status
+        self._sent = True
         if not self._recorded:
             self._record_request()
         reason = self.responses.get(status, ("",))[0]
@@ -455,8 +496,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _read_body(self) -> bytes:
-        """Read the request body (Content-Length or chunked), draining what exceeds the limit."""
-        limit = self._emu.max_body_bytes or HARD_BODY_LIMIT
+        """Read the whole request body (Content-Length or chunked) up to :data:`HARD_BODY_LIMIT`."""
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             parts, total = [], 0
             while True:
@@ -487,12 +527,10 @@ class _Handler(BaseHTTPRequestHandler):
             if length > HARD_BODY_LIMIT:
                 raise _BodyError(413, "Request body too large", close=True)
             body = self.rfile.read(length) if length else b""
-        if len(body) > limit:
-            raise _BodyError(413, f"Request body too large: the limit is {limit} bytes")
         return body
 
-    def _decode(self, body: bytes) -> Any:
-        """Decompress (gzip) and parse JSON, or raise _BodyError."""
+    def _decode(self, body: bytes) -> tuple[bytes, Any]:
+        """Decompress (gzip) and parse JSON into ``(raw, payload)``, or raise _BodyError."""
         limit = self._emu.max_body_bytes or HARD_BODY_LIMIT
         encoding = self.headers.get("Content-Encoding", "").strip().lower()
         if encoding in ("gzip", "x-gzip"):
@@ -512,7 +550,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not body:
             raise _BodyError(400, "Request body is empty")
         try:
-            return json.loads(body, parse_constant=_reject_constant)
+            return body, json.loads(body, parse_constant=_reject_constant)
         except (ValueError, RecursionError):
             raise _BodyError(400, "Request body is not valid JSON") from None
 
@@ -520,8 +558,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self, method: str) -> None:
         self._start = time.perf_counter()
-        self._emu = emu = self.server.emulator
+        self._emu = self.server.emulator
         self._recorded = False
+        self._sent = False
         self._version: str | None = None
         self._status = 0
         self._gzip = False
@@ -535,8 +574,7 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 self._control(method, path)
             except Exception:
-                emu.errors.append(traceback.format_exc())
-                self._send(500, {"status": "ERROR", "reason": "emulator error"})
+                self._internal_error()
             return
 
         version, kind = "", None
@@ -558,12 +596,17 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
             self._send(exc.status, self._body_error(version, exc.reason))
         except Exception:
-            emu.errors.append(traceback.format_exc())
-            self.close_connection = True
-            self._send(500, {"status": "ERROR", "reason": "emulator error"})
+            self._internal_error()
         finally:
             if not self._recorded:
                 self._record_request()
+
+    def _internal_error(self) -> None:
+        """An emulator bug: keep the traceback, answer 500 (unless a response already went out), close."""
+        self._emu.errors.append(traceback.format_exc())
+        self.close_connection = True
+        if not self._sent:
+            self._send(500, {"status": "ERROR", "reason": "emulator error"})
 
     def _record_request(self) -> None:
         """Store this request's record (before the response is written, so clients never race it)."""
@@ -624,6 +667,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(403, {"status": "INVALID", "reason": "No access to this asset"})
             return
 
+        limit = emu.max_body_bytes
+        if limit is not None and len(body) > limit:
+            raise _BodyError(413, f"Request body too large: the limit is {limit} bytes")
+
         if kind in ("logs", "stats"):
             if version == "v2":
                 self._asset = self._param("asset_id")
@@ -636,11 +683,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, emu._stats(self._asset) if kind == "stats" else emu._logs(self._asset))
             return
 
-        payload = self._decode(body)
+        raw, payload = self._decode(body)
         if version == "v3":
-            self._v3_events(kind, payload)
+            self._v3_events(kind, raw, payload)
         else:
-            self._v2_events(kind, payload)
+            self._v2_events(kind, raw, payload)
 
     def _authorized(self, version: str) -> bool:
         tokens = self._emu.access_tokens
@@ -703,7 +750,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ------------------------------------------------------------------ v3
 
-    def _v3_events(self, kind: str, payload: Any) -> None:
+    def _v3_events(self, kind: str, raw: bytes, payload: Any) -> None:
         emu = self._emu
         data = payload.get("data") if type(payload) is dict else None
         if type(data) is not list:
@@ -759,12 +806,16 @@ class _Handler(BaseHTTPRequestHandler):
 
         first_bad = next((i for i, (errs, _) in enumerate(verdicts) if errs), None)
         if first_bad is None:
-            emu._record_live([(asset, ev) for ev in data], "v3")
+            emu._record_live(raw, "v3", [(asset, i, _v3_event_id(ev)) for i, ev in enumerate(data)])
             self._send(200, _V3_OK)
             return
         if emu.batch_mode == "partial":
-            valid = [(asset, ev) for ev, (errs, _) in zip(data, verdicts, strict=True) if not errs]
-            emu._record_live(valid, "v3")
+            valid = [
+                (asset, i, _v3_event_id(ev))
+                for i, (ev, (errs, _)) in enumerate(zip(data, verdicts, strict=True))
+                if not errs
+            ]
+            emu._record_live(raw, "v3", valid)
         errs = verdicts[first_bad][0]
         self._send(
             400,
@@ -778,7 +829,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ------------------------------------------------------------------ v2
 
-    def _v2_events(self, kind: str, payload: Any) -> None:
+    def _v2_events(self, kind: str, raw: bytes, payload: Any) -> None:
         emu = self._emu
         events = [payload] if type(payload) is dict else payload
         if type(events) is not list:
@@ -835,12 +886,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
 
         if not bad:
-            emu._record_live(list(zip(assets, events, strict=True)), "v2")
+            emu._record_live(raw, "v2", [(assets[i], i, v2_dedup_id(ev)) for i, ev in enumerate(events)])
             self._send(200, _V2_OK)
             return
         bad_set = set(bad)
         if emu.batch_mode == "partial" and len(bad) < n:
-            emu._record_live([(assets[i], ev) for i, ev in enumerate(events) if i not in bad_set], "v2")
+            valid = [(assets[i], i, v2_dedup_id(ev)) for i, ev in enumerate(events) if i not in bad_set]
+            emu._record_live(raw, "v2", valid)
             self._send(200, {"status": "PARTIAL", "reason": reason, "error_records": error_records})
             return
         self._send(400, {"status": "FAILED", "reason": reason, "error_records": error_records})
@@ -856,7 +908,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(exc.status, {"status": "ERROR", "reason": exc.reason})
             return
         try:
-            loopback = ipaddress.ip_address(self.client_address[0].split("%")[0]).is_loopback
+            peer = ipaddress.ip_address(self.client_address[0].split("%")[0])
+            mapped = getattr(peer, "ipv4_mapped", None)
+            loopback = (mapped or peer).is_loopback
         except ValueError:
             loopback = False
         if not loopback:

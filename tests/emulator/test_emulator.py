@@ -112,9 +112,10 @@ def server() -> Any:
 
 
 @pytest.fixture
-def emu(server: CapiEmulator) -> CapiEmulator:
+def emu(server: CapiEmulator) -> Any:
     server.reset()
-    return server
+    yield server
+    assert server.errors == []  # no emulator bug was hit (they are answered with 500)
 
 
 @pytest.fixture
@@ -399,6 +400,27 @@ def test_body_size_limit() -> None:
         assert r.status_code == 413
         assert post_v3(emu, big[:2]).status_code == 200  # connection still usable
         assert post_v3(emu, big[:11]).status_code == 400
+
+
+def test_chunked_body_and_auth_before_size_limit() -> None:
+    with CapiEmulator(max_body_bytes=2000) as emu:
+        body = json.dumps({"data": [make_event()]}).encode()
+        r = requests.post(
+            f"{emu.url}/v3/{PIXEL}/events?access_token={TOKEN}",
+            data=(body[i : i + 100] for i in range(0, len(body), 100)),  # a generator is sent chunked
+            timeout=10,
+        )
+        assert r.status_code == 200, r.text
+        assert post_v3(emu, [make_event()] * 10, token=None).status_code == 401
+        assert post_v3(emu, [make_event()] * 10).status_code == 413
+
+
+def test_keep_alive_reuses_one_connection() -> None:
+    with CapiEmulator() as emu, requests.Session() as s:
+        url = f"{emu.url}/v3/{PIXEL}/events?access_token={TOKEN}"
+        for _ in range(5):
+            assert s.post(url, json={"data": [make_event()]}, timeout=10).status_code == 200
+        assert len(emu._server.connections) == 1  # type: ignore[union-attr]
 
 
 def test_injected_clock_drives_age_checks() -> None:
