@@ -284,3 +284,13 @@ def test_normalize_column_with_context_reads_each_rows_region():
                                         ["GB", "US", None])
     assert values == ["447700900123", "16505551212", None]
     assert errors == [None, None, "phone_without_country_code"]
+
+
+def test_docs_field_reference_is_generated_from_the_catalogue():
+    from pathlib import Path
+
+    from snap_capi_provider.core.docs import render
+
+    assert (Path(__file__).resolve().parents[2] / "docs" / "fields.md").read_text(encoding="utf-8") == render(), (
+        "docs/fields.md is stale: run `python -m snap_capi_provider.core.docs > docs/fields.md`"
+    )
