@@ -27,13 +27,14 @@ demo: install
 	$(BIN)/python -m example_dags.demo
 
 bench: install
+	$(BIN)/uv pip install -q --python $(BIN)/python -c constraints.txt -e ".[dev,bench]"
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 emulator: install
 	$(BIN)/snap-capi-emulator --port 8787 --token demo-token
 
 constraints:
-	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o constraints.txt -q
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra bench --python-version 3.11 -o constraints.txt -q
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
