@@ -308,12 +308,13 @@ def test_whole_mode_records_nothing_partial_mode_records_valid(
 def test_dedup_by_event_id_and_counts_every_posting(emu: CapiEmulator) -> None:
     first = make_event(event_id="dup")
     second = make_event(event_id="dup", custom_data={"currency": "USD", "value": 99})
+    other = make_event(event_id="other")
     assert post_v3(emu, [first]).status_code == 200
-    assert post_v3(emu, [second, make_event(event_id="other")]).status_code == 200
-    assert post_v3(emu, [make_event(event_id="dup")], asset="pixel-2").status_code == 200
+    assert post_v3(emu, [second, other]).status_code == 200
+    assert post_v3(emu, [first], asset="pixel-2").status_code == 200
     no_id = make_event(event_id=None)
     assert post_v3(emu, [no_id, no_id]).status_code == 200
-    assert emu.accepted_events(PIXEL) == [first, make_event(event_id="other"), no_id, no_id]
+    assert emu.accepted_events(PIXEL) == [first, other, no_id, no_id]
     assert emu.accepted_events(PIXEL)[0]["custom_data"]["value"] == 42.5  # first arrival kept
     assert emu.accepted_count_by_event_id(PIXEL) == {"dup": 2, "other": 1}
     assert emu.accepted_count_by_event_id("pixel-2") == {"dup": 1}
@@ -560,7 +561,7 @@ def test_fault_delay_times_out_but_is_processed(emu: CapiEmulator) -> None:
     with pytest.raises(requests.Timeout):
         post_v3(emu, [make_event()], timeout=0.1)
     deadline = time.time() + 3
-    while not emu.accepted_events() and time.time() < deadline:
+    while not (emu.requests and emu.accepted_events()) and time.time() < deadline:
         time.sleep(0.02)
     assert len(emu.accepted_events()) == 1
     assert emu.requests[-1].fault == "delay" and emu.requests[-1].status == 200
@@ -808,7 +809,11 @@ def test_cli_serves_until_sigterm(launcher: list[str]) -> None:
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     cmd = [sys.executable, *launcher, "--port", str(port), "--token", "cli-token", "--batch-mode", "partial"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as proc:
+        _check_cli(proc, port)
+
+
+def _check_cli(proc: subprocess.Popen, port: int) -> None:
     try:
         line = proc.stdout.readline().strip()  # type: ignore[union-attr]
         assert line == f"snap-capi-emulator listening on http://127.0.0.1:{port}"
@@ -846,7 +851,11 @@ def test_cli_fault_rate_survives_reset() -> None:
         "--seed",
         "3",
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env) as proc:
+        _check_cli_reset(proc, port)
+
+
+def _check_cli_reset(proc: subprocess.Popen, port: int) -> None:
     try:
         assert "listening" in proc.stdout.readline()  # type: ignore[union-attr]
         base = f"http://127.0.0.1:{port}"
