@@ -200,3 +200,22 @@ def test_rows_never_reach_rendered_template_fields(snap_conn):
     rendered = RenderedTaskInstanceFields.get_templated_fields(ti) or {}
     assert "data" not in rendered
     assert "person@example.com" not in str(rendered).lower()
+
+
+def test_a_400_naming_one_event_does_not_lose_the_good_rows_of_the_batch(snap_conn):
+    from airflow.sdk import task
+
+    from snap_capi_provider.emulator import Fault
+
+    @task(show_return_value_in_logs=False)
+    def extract():
+        rows = sample_rows()
+        return rows + [{**rows[0], "order_id": f"o-extra-{i}"} for i in range(3)]
+
+    snap_conn.add_faults(Fault("bad_event_400", event_index=1))
+    dag_run = run_dag(build_dag("send_400", extract, field_mapping=MAPPING, max_rejected_ratio=0.5))
+    report = xcom(dag_run, "send")
+    assert task_state(dag_run, "send") == "success"
+    assert (report["rows"], report["accepted"], report["rejected"], report["failed"]) == (5, 4, 1, 0)
+    assert report["rejections"]["examples"][0]["row"] == 1  # the caller's row number, not a batch index
+    assert {e["event_id"] for e in snap_conn.accepted_events(PIXEL)} == {"o-1", "o-extra-0", "o-extra-1", "o-extra-2"}
