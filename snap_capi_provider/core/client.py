@@ -1,7 +1,7 @@
 """HTTP client for Snap's Conversions API: one pooled session, retries, the token kept secret.
 
-The client speaks HTTP and retries what is transient (429, 5xx, timeouts, dropped connections) with
-exponential backoff and jitter, honouring ``Retry-After``. It never retries a 4xx. It knows paths
+The client speaks HTTP and retries what is transient (408, 429, 5xx, timeouts, dropped connections) with
+exponential backoff and jitter, honouring ``Retry-After``. It never retries another 4xx. It knows paths
 and auth of v3 and v2; what a response *means* for each event is decided in
 :mod:`snap_capi_provider.core.delivery`.
 """
@@ -13,22 +13,23 @@ import gzip
 import ipaddress
 import json
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 import tenacity
 from requests.adapters import HTTPAdapter
 
-from snap_capi_provider.core.redact import install_log_filters, redact
+from snap_capi_provider.core.redact import install_log_filters, redact, register_secret, scrub_pii
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://tr.snapchat.com"
-RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
 class SnapCapiError(Exception):
@@ -96,6 +97,9 @@ class SnapCapiClient:
         if self.api_version not in ("v2", "v3"):
             raise SnapCapiError(f"api_version must be 'v3' or 'v2', not {self.api_version!r}.")
         self.base_url = check_base_url(self.base_url)
+        if self.retry.max_retries < 0 or self.retry.backoff_initial_s < 0 or self.retry.backoff_max_s < 0:
+            raise SnapCapiError("Retry settings must not be negative.")
+        register_secret(self.access_token)
         install_log_filters()
         self._session = requests.Session()
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self.pool_size, max_retries=0)
@@ -104,7 +108,8 @@ class SnapCapiClient:
         self._session.headers.update({"User-Agent": "snap-capi-provider", "Content-Type": "application/json"})
 
     def __repr__(self) -> str:
-        return f"SnapCapiClient(base_url={self.base_url!r}, api_version={self.api_version!r}, access_token='***')"
+        return (f"SnapCapiClient(base_url={self.base_url!r}, api_version={self.api_version!r}, "
+                "access_token='***')")
 
     def __enter__(self) -> SnapCapiClient:
         return self
@@ -118,31 +123,27 @@ class SnapCapiClient:
     # ------------------------------------------------------------------------------------ paths
 
     def events_path(self, asset_id: str, *, validate: bool = False) -> str:
-        if self.api_version == "v2":
-            return "/v2/conversion/validate" if validate else "/v2/conversion"
-        return f"/v3/{asset_id}/events/validate" if validate else f"/v3/{asset_id}/events"
+        return endpoint(self.api_version, "validate" if validate else "events", asset_id)[0]
 
     def stats_path(self, asset_id: str) -> tuple[str, dict[str, str]]:
-        if self.api_version == "v2":
-            return "/v2/conversion/validate/stats", {"asset_id": asset_id}
-        return f"/v3/{asset_id}/events/validate/stats", {}
+        return endpoint(self.api_version, "stats", asset_id)
 
     def logs_path(self, asset_id: str) -> tuple[str, dict[str, str]]:
-        if self.api_version == "v2":
-            return "/v2/conversion/validate/logs", {"asset_id": asset_id}
-        return f"/v3/{asset_id}/events/validate/logs", {}
+        return endpoint(self.api_version, "logs", asset_id)
 
     # ---------------------------------------------------------------------------------- requests
 
-    def post_events(self, asset_id: str, body: bytes, *, validate: bool = False, n_events: int = 0) -> ApiResponse:
+    def post_events(self, asset_id: str, body: bytes, *, validate: bool = False,
+                    n_events: int = 0) -> ApiResponse:
         """POST an already-serialized events body (v3 ``{"data": [...]}`` or a v2 JSON array)."""
-        return self.request("POST", self.events_path(asset_id, validate=validate), body=body, n_events=n_events)
+        path = self.events_path(asset_id, validate=validate)
+        return self.request("POST", path, body=body, n_events=n_events)
 
     def get_json(self, path: str, params: dict[str, str] | None = None) -> ApiResponse:
         return self.request("GET", path, params=params)
 
-    def request(self, method: str, path: str, *, body: bytes | None = None, params: dict[str, str] | None = None,
-                n_events: int = 0) -> ApiResponse:
+    def request(self, method: str, path: str, *, body: bytes | None = None,
+                params: dict[str, str] | None = None, n_events: int = 0) -> ApiResponse:
         """One logical request, retried on transient failures; returns the final answer.
 
         Raises :class:`SnapCapiAuthError` on 401/403 and :class:`SnapCapiRetriesExhausted` when
@@ -180,7 +181,8 @@ class SnapCapiClient:
         if retry_after is not None:
             return min(max(retry_after, 0.0), self.retry.max_retry_after_s)
         backoff = tenacity.wait_exponential_jitter(
-            initial=self.retry.backoff_initial_s, max=self.retry.backoff_max_s, jitter=self.retry.backoff_initial_s
+            initial=self.retry.backoff_initial_s, max=self.retry.backoff_max_s,
+            jitter=self.retry.backoff_initial_s,
         )
         return backoff(state)
 
@@ -195,14 +197,23 @@ class SnapCapiClient:
             data = gzip.compress(body, compresslevel=1)
             headers["Content-Encoding"] = "gzip"
         started = time.monotonic()
+        # Errors are raised *outside* the except blocks: requests' exceptions carry the full URL
+        # (token included), and an exception raised inside would keep one as ``__context__``.
+        error: SnapCapiError | None = None
+        http: requests.Response | None = None
         try:
-            http = self._session.request(method, self.base_url + path, params=query, data=data, headers=headers,
-                                         timeout=self.timeout)
+            http = self._session.request(method, self.base_url + path, params=query, data=data,
+                                         headers=headers, timeout=self.timeout)
         except requests.Timeout:
-            raise _Transient("timed out") from None
+            error = _Transient("timed out")
         except requests.RequestException as exc:
-            # The exception text holds the full URL with the token: keep only its class name.
-            raise _Transient(f"connection error ({type(exc).__name__})") from None
+            error = _Transient(f"connection error ({type(exc).__name__})")
+        except Exception as exc:  # anything else from the HTTP stack: its text may hold the URL
+            error = SnapCapiError(
+                f"Snap CAPI {method} {path} failed: {type(exc).__name__}: {self._redact(str(exc))}")
+        if error is not None:
+            raise error
+        assert http is not None
         elapsed = time.monotonic() - started
         text = self._redact(http.text[:2000])
         if self.debug:
@@ -225,6 +236,33 @@ class SnapCapiClient:
         return redact(text, (self.access_token,))
 
 
+def endpoint(api_version: str, kind: str, asset_id: str) -> tuple[str, dict[str, str]]:
+    """Path and query of an endpoint: ``events``, ``validate``, ``stats`` or ``logs`` (spec section 2).
+
+    v2 carries each event's asset in the body, and names it in the query of stats and logs.
+    """
+    if api_version == "v2":
+        path = {"events": "/v2/conversion", "validate": "/v2/conversion/validate",
+                "stats": "/v2/conversion/validate/stats", "logs": "/v2/conversion/validate/logs"}[kind]
+        return path, ({"asset_id": asset_id} if kind in ("stats", "logs") else {})
+    suffix = {"events": "", "validate": "/validate", "stats": "/validate/stats",
+              "logs": "/validate/logs"}[kind]
+    return f"/v3/{quote(str(asset_id), safe='')}/events{suffix}", {}
+
+
+def auth(api_version: str, access_token: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Headers and query that carry the token: v3 in the query (plus a Bearer header), v2 a Bearer header."""
+    headers = {"Authorization": f"Bearer {access_token}"}
+    return headers, ({"access_token": access_token} if api_version == "v3" else {})
+
+
+def log_exchange(method: str, path: str, status: int, n_events: int, elapsed_s: float, text: str) -> None:
+    """The debug line of one request: method, path (never the query), status, event count, timing and the
+    response body, token-redacted by the caller and PII-scrubbed here. Request bodies are never logged."""
+    log.info("Snap CAPI %s %s -> %d (%d events, %.3fs): %s", method, path, status, n_events, elapsed_s,
+             scrub_pii(text))
+
+
 def _reason(text: str) -> str:
     try:
         body = json.loads(text)
@@ -240,9 +278,11 @@ def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         moment = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

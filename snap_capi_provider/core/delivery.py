@@ -1,14 +1,35 @@
 """Deliver one batch and account for every event in it.
 
-A batch ends with each event accepted, rejected by Snap with a reason, or failed (not delivered
-after retries). A 400 or an INVALID answer is narrowed down to the bad events (the index Snap names,
-v2's ``record_indexes``, else bisection) and the good events are sent again: they carry stable
-``event_id``s, so Snap deduplicates any that it had already kept.
+A batch ends with each event accepted, rejected by Snap with a reason, or failed (not known to be
+delivered). What an answer means:
+
+============================================  ==============================================================
+answer                                        outcome
+============================================  ==============================================================
+2xx, status ``VALID`` / ``SUCCESS``           every event accepted
+v2 ``error_records`` (200 PARTIAL or 400)     the named events rejected; on a 2xx the others were recorded
+                                              (accepted), on a 400 they are sent again
+400, or 2xx with status ``INVALID`` /         refused because of some events: narrowed down (below); a single
+``FAILED`` / ``PARTIAL``                      event with such an answer is rejected with Snap's reason
+2xx with any other body (not JSON, not an     delivery unconfirmed: *not* retried, every event failed as
+object, unknown status: a "garbage 200")      ``unconfirmed_response`` so the task fails and the rows are
+                                              written out for a re-send (safe: stable ``event_id``)
+413                                           halves; one event alone too large is rejected
+401 / 403, or a 400 about the token           :class:`SnapCapiAuthError`: the caller stops the run
+408 / 429 / 5xx / timeout / dropped           retried by the client; when retries run out every event
+connection                                    failed as ``retries_exhausted: <last error>``
+any other status                              every event failed as ``http_<status>``
+============================================  ==============================================================
+
+Narrowing never sends a refused request unchanged: the index Snap names (v3 ``event``) is rejected
+and the rest sent again; when no index is given, or a second one would be needed, the part is
+checked once on the validate endpoint (per-event verdicts, nothing recorded as live) and the events
+it calls invalid are rejected; otherwise the part is bisected. Re-sent events carry the same
+``event_id``, so Snap deduplicates any it had already kept (a partial-accepting server).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -18,8 +39,12 @@ from snap_capi_provider.core.client import (
     SnapCapiClient,
     SnapCapiRetriesExhausted,
 )
+from snap_capi_provider.core.redact import scrub_pii
 
 _AUTH_HINTS = ("access token", "access_token", "unauthorized", "authentication", "oauth")
+ACCEPTED_STATUSES = frozenset({"VALID", "SUCCESS"})
+NEGATIVE_STATUSES = frozenset({"INVALID", "FAILED", "PARTIAL"})
+UNCONFIRMED = "unconfirmed_response"
 
 
 @dataclass
@@ -39,6 +64,23 @@ class BatchOutcome:
     requests: int = 0
     retries: int = 0
     warnings: dict[str, int] = field(default_factory=dict)
+    fatal: str | None = None
+    """Set when the token was refused mid-batch: the events not settled by then are failed, and the
+    caller stops the run."""
+
+    def warn(self, code: str) -> None:
+        self.warnings[code] = self.warnings.get(code, 0) + 1
+
+
+@dataclass
+class _Part:
+    """Events still to be sent together, and how they were narrowed so far."""
+
+    items: list[BatchItem]
+    validated: bool = False
+    """Already checked on the validate endpoint (done at most once per batch lineage)."""
+    indexed: int = 0
+    """Times an index named by Snap was rejected on the way to this part."""
 
 
 def encode_body(items: Sequence[BatchItem], api_version: str) -> bytes:
@@ -49,93 +91,164 @@ def encode_body(items: Sequence[BatchItem], api_version: str) -> bytes:
 def deliver(client: SnapCapiClient, asset_id: str, items: Sequence[BatchItem]) -> BatchOutcome:
     """Send ``items`` to the events endpoint until every one is accepted, rejected or failed.
 
-    Raises :class:`SnapCapiAuthError` (the token was refused): the caller stops the run.
+    When the token is refused the events settled so far keep their outcome, the others are failed
+    as ``auth_error`` and :attr:`BatchOutcome.fatal` tells the caller to stop the run.
     """
     outcome = BatchOutcome()
-    pending: list[list[BatchItem]] = [list(items)]
+    pending: list[_Part] = [_Part(list(items))] if items else []
     while pending:
         part = pending.pop()
         try:
-            response = client.post_events(asset_id, encode_body(part, client.api_version), n_events=len(part))
+            response = _post(client, asset_id, part.items, outcome, validate=False)
+            _settle_part(response, part, pending, outcome, client.api_version, client, asset_id)
         except SnapCapiRetriesExhausted as exc:
-            outcome.requests += exc.retries + 1
-            outcome.retries += exc.retries
-            outcome.failed.extend((item, _failure_reason(str(exc))) for item in part)
-            continue
-        outcome.requests += response.retries + 1
-        outcome.retries += response.retries
-        _settle(response, part, pending, outcome, client.api_version)
+            outcome.failed.extend((item, _failure_reason(str(exc))) for item in part.items)
+        except SnapCapiAuthError as exc:
+            outcome.fatal = f"auth_error: {exc}"
+            for unsettled in (part, *pending):
+                outcome.failed.extend((item, "auth_error") for item in unsettled.items)
+            break
     return outcome
 
 
-def _settle(response: ApiResponse, part: list[BatchItem], pending: list[list[BatchItem]],
-            outcome: BatchOutcome, api_version: str) -> None:
+def settle_response(response: ApiResponse, items: list[BatchItem], pending: list[list[BatchItem]],
+                    outcome: BatchOutcome, api_version: str) -> None:
+    """Settle one answer for ``items`` as :func:`deliver` does, without the validate step: events are
+    added to ``outcome``; parts still to be sent go to ``pending``."""
+    parts: list[_Part] = []
+    _settle_part(response, _Part(list(items), validated=True), parts, outcome, api_version)
+    pending.extend(part.items for part in parts)
+
+
+_settle = settle_response  # the former private name, still imported by core.testing_api
+
+
+def _post(client: SnapCapiClient, asset_id: str, items: Sequence[BatchItem], outcome: BatchOutcome, *,
+          validate: bool) -> ApiResponse:
+    body = encode_body(items, client.api_version)
+    try:
+        response = client.post_events(asset_id, body, validate=validate, n_events=len(items))
+    except SnapCapiRetriesExhausted as exc:
+        outcome.requests += exc.retries + 1
+        outcome.retries += exc.retries
+        raise
+    outcome.requests += response.retries + 1
+    outcome.retries += response.retries
+    return response
+
+
+def _settle_part(response: ApiResponse, part: _Part, pending: list[_Part], outcome: BatchOutcome,
+                 api_version: str, client: SnapCapiClient | None = None, asset_id: str = "") -> None:
     body = response.body if isinstance(response.body, dict) else None
-    status = str(body.get("status", "")).upper() if body else ""
-    if response.ok and status in ("VALID", "SUCCESS"):
-        outcome.accepted.extend(part)
-        return
-    if response.ok and body is None:
-        # Delivery is uncertain: neither success nor a verdict. Not retried blindly (mistake 12);
-        # reported as failed so the rows can be re-sent (their event_ids make that safe).
-        outcome.failed.extend((item, "unexpected_response") for item in part)
-        return
-    if response.status_code == 413:
-        if len(part) == 1:
-            outcome.rejected.append((part[0], "event_too_large"))
+    status = str(body.get("status") or "").upper() if body else ""
+    code = response.status_code
+    refused = code == 400 or (response.ok and status in NEGATIVE_STATUSES)
+    if refused and _looks_like_auth(body, response.text):
+        raise SnapCapiAuthError(f"Snap CAPI refused the request as unauthorized (HTTP {code}): "
+                                f"{_snap_reason(_message(body))}")
+    if api_version == "v2" and body is not None and (refused or status in ACCEPTED_STATUSES):
+        named = _v2_named(body, len(part.items))
+        if named:
+            rest = [item for i, item in enumerate(part.items) if i not in named]
+            outcome.rejected.extend((part.items[i], reason) for i, reason in sorted(named.items()))
+            if response.ok and status in ACCEPTED_STATUSES | {"PARTIAL"}:
+                outcome.accepted.extend(rest)  # v2 partial success: the others were recorded
+            elif rest:
+                pending.append(_Part(rest, part.validated, part.indexed + 1))
+            return
+    if response.ok and status in ACCEPTED_STATUSES:
+        outcome.accepted.extend(part.items)
+    elif refused:
+        _narrow(client, asset_id, body, part, pending, outcome)
+    elif code == 413:
+        if len(part.items) == 1:
+            outcome.rejected.append((part.items[0], "event_too_large"))
         else:
             pending.extend(_halves(part))
-        return
-    if response.ok or response.status_code == 400:
-        if response.status_code == 400 and _looks_like_auth(body, response.text):
-            raise SnapCapiAuthError(f"Snap CAPI refused the request as unauthorized (HTTP 400): {_message(body)}")
-        if api_version == "v2" and body is not None:
-            _settle_v2(response, body, part, pending, outcome)
-        else:
-            _narrow(body, part, pending, outcome)
-        return
-    outcome.failed.extend((item, f"http_{response.status_code}") for item in part)
+    elif response.ok:
+        # Neither success nor a verdict. It may have been recorded, so it is not retried blindly
+        # (mistake 12); the rows are reported failed and can be re-sent safely (stable event_ids).
+        detail = ("a JSON object without a known status" if body is not None
+                  else "a body that is not a JSON object")
+        outcome.failed.extend((item, f"{UNCONFIRMED}: HTTP {code} with {detail}") for item in part.items)
+        outcome.warn(UNCONFIRMED)
+    else:
+        outcome.failed.extend((item, f"http_{code}") for item in part.items)
 
 
-def _settle_v2(response: ApiResponse, body: dict, part: list[BatchItem], pending: list[list[BatchItem]],
-               outcome: BatchOutcome) -> None:
+def _narrow(client: SnapCapiClient | None, asset_id: str, body: dict | None, part: _Part,
+            pending: list[_Part], outcome: BatchOutcome) -> None:
+    items = part.items
+    reason = _snap_reason(_message(body))
+    if len(items) == 1:
+        outcome.rejected.append((items[0], reason))
+        return
+    index = body.get("event") if body else None
+    if not (isinstance(index, int) and not isinstance(index, bool) and 0 <= index < len(items)):
+        index = None
+    if index is not None and (part.indexed == 0 or part.validated):
+        outcome.rejected.append((items[index], reason))
+        pending.append(_Part(items[:index] + items[index + 1:], part.validated, part.indexed + 1))
+        return
+    if not part.validated and client is not None:
+        verdicts = _validate(client, asset_id, items, outcome)
+        if verdicts is not None:
+            if index is not None:
+                verdicts.setdefault(index, reason)
+            if verdicts:
+                outcome.rejected.extend((items[i], why) for i, why in sorted(verdicts.items()))
+                rest = [item for i, item in enumerate(items) if i not in verdicts]
+                if rest:
+                    pending.append(_Part(rest, True, part.indexed))
+                return
+    pending.extend(_halves(_Part(items, True, part.indexed)))
+
+
+def _validate(client: SnapCapiClient, asset_id: str, items: list[BatchItem],
+              outcome: BatchOutcome) -> dict[int, str] | None:
+    """Per-event verdicts of the validate endpoint: ``{index: reason}`` of the invalid ones, or None
+    when the answer says nothing usable (then the caller bisects)."""
+    outcome.warn("narrowed_with_validate")
+    try:
+        response = _post(client, asset_id, items, outcome, validate=True)
+    except SnapCapiRetriesExhausted:
+        return None
+    body = response.body if isinstance(response.body, dict) else None
+    if not response.ok or body is None:
+        return None
+    logs = body.get("event_logs")
+    if isinstance(logs, list) and logs:
+        verdicts: dict[int, str] = {}
+        seen = 0
+        for entry in logs:
+            if not isinstance(entry, dict):
+                continue
+            index = entry.get("event")
+            if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(items):
+                continue
+            seen += 1
+            if str(entry.get("status") or "").upper() not in ACCEPTED_STATUSES:
+                verdicts[index] = _snap_reason(_message(entry) or _message(body))
+        return verdicts if seen else None
+    named = _v2_named(body, len(items))
+    return named or None
+
+
+def _v2_named(body: dict, n: int) -> dict[int, str]:
     named: dict[int, str] = {}
     for record in body.get("error_records") or []:
         if not isinstance(record, dict):
             continue
         for index in record.get("record_indexes") or []:
-            if isinstance(index, int) and 0 <= index < len(part):
+            if isinstance(index, int) and not isinstance(index, bool) and 0 <= index < n:
                 named.setdefault(index, _snap_reason(record.get("reason")))
-    if not named:
-        _narrow(body, part, pending, outcome)
-        return
-    rest = [item for i, item in enumerate(part) if i not in named]
-    outcome.rejected.extend((part[i], reason) for i, reason in sorted(named.items()))
-    if response.ok:
-        outcome.accepted.extend(rest)  # v2 partial success: the others were recorded
-    elif rest:
-        pending.append(rest)
+    return named
 
 
-def _narrow(body: dict | None, part: list[BatchItem], pending: list[list[BatchItem]],
-            outcome: BatchOutcome) -> None:
-    reason = _snap_reason(_message(body))
-    if len(part) == 1:
-        outcome.rejected.append((part[0], reason))
-        return
-    index = body.get("event") if body else None
-    if isinstance(index, int) and not isinstance(index, bool) and 0 <= index < len(part):
-        outcome.rejected.append((part[index], reason))
-        rest = part[:index] + part[index + 1:]
-        if rest:
-            pending.append(rest)
-        return
-    pending.extend(_halves(part))
-
-
-def _halves(part: list[BatchItem]) -> list[list[BatchItem]]:
-    middle = len(part) // 2
-    return [part[middle:], part[:middle]]
+def _halves(part: _Part) -> list[_Part]:
+    middle = len(part.items) // 2
+    return [_Part(part.items[middle:], part.validated, part.indexed),
+            _Part(part.items[:middle], part.validated, part.indexed)]
 
 
 def _message(body: dict | None) -> str:
@@ -150,7 +263,7 @@ def _message(body: dict | None) -> str:
 
 
 def _snap_reason(message: object) -> str:
-    text = " ".join(str(message or "").split())[:160]
+    text = scrub_pii(" ".join(str(message or "").split()))[:160]
     return f"snap_rejected: {text}" if text else "snap_rejected"
 
 
@@ -161,7 +274,3 @@ def _failure_reason(message: str) -> str:
 def _looks_like_auth(body: dict | None, text: str) -> bool:
     message = (_message(body) or text or "").lower()
     return any(hint in message for hint in _AUTH_HINTS)
-
-
-def parse_json(data: bytes) -> object:
-    return json.loads(data)

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import pandas as pd
+import pendulum
+import phonenumbers
 
 from snap_capi_provider.core import fields as catalogue
 from snap_capi_provider.core import normalize as rules
@@ -28,7 +30,11 @@ _EVENT_LEVEL = frozenset({"event_name", "event_time", "action_source", "event_id
 _STRUCTURED = frozenset({"content_ids"})
 
 
-class MappingError(ValueError):
+class ConfigError(ValueError):
+    """An option that cannot work (unknown time zone, bad limit): raised before anything is sent."""
+
+
+class MappingError(ConfigError):
     """The field mapping does not fit the input: raised before anything is sent."""
 
 
@@ -50,7 +56,28 @@ class EventOptions:
     """Source columns whose values derive ``event_id`` when none is mapped."""
     invalid_field_policy: InvalidFieldPolicy = "reject"
     """``reject`` a row with an invalid PII value, or ``drop`` just that value (counted as a warning)."""
+    hash_madid: bool = False
+    """Send ``madid`` SHA-256 hashed in v3 instead of raw lower case (Snap's docs are ambiguous)."""
     clock: Callable[[], float] = time.time
+
+    def __post_init__(self) -> None:
+        if self.invalid_field_policy not in ("reject", "drop"):
+            raise ConfigError("invalid_field_policy must be 'reject' or 'drop', "
+                              f"not {self.invalid_field_policy!r}.")
+        if not self.max_event_age_days > 0 or not self.max_future_skew_s >= 0:
+            raise ConfigError("max_event_age_days must be positive and max_future_skew_s not negative.")
+        if self.timezone:
+            try:
+                pendulum.timezone(self.timezone)
+            except (ValueError, pendulum.tz.exceptions.InvalidTimezone):
+                raise ConfigError(f"timezone {self.timezone!r} is not a known IANA time zone "
+                                  "(e.g. 'Europe/Paris').") from None
+        region = self.default_phone_region
+        if region and str(region).upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ConfigError(f"default_phone_region {region!r} is not an ISO 3166-1 alpha-2 country "
+                              "with a phone numbering plan (e.g. 'US').")
+        if isinstance(self.event_id_columns, str):
+            raise ConfigError("event_id_columns must be a list of column names, not one string.")
 
 
 @dataclass
@@ -74,22 +101,54 @@ class ChunkResult:
 
 
 def resolve_mapping(columns: Sequence[str], field_mapping: Mapping[str, str] | None) -> dict[str, str]:
-    """Return ``{snap key: source column}``; raise :class:`MappingError` naming what is wrong."""
+    """Return ``{snap key: source column}``; raise :class:`MappingError` naming what is wrong.
+
+    With columns to check against, the mapping must name existing, unambiguous columns and cover
+    ``event_time`` and Snap's identity minimum, or no row could ever become an event.
+    """
     available = [str(column) for column in columns]
-    resolved: dict[str, str] = {}
     if field_mapping is None:
-        for column in available:
-            snap_field = catalogue.resolve(column)
-            if snap_field is None:
-                continue
-            if snap_field.key in resolved:
-                raise MappingError(
-                    f"Columns {resolved[snap_field.key]!r} and {column!r} both map to Snap field "
-                    f"{snap_field.key!r}; pass field_mapping to choose one."
-                )
-            resolved[snap_field.key] = column
-        return resolved
-    unknown = [name for name in field_mapping if catalogue.resolve(str(name)) is None]
+        resolved = _auto_mapping(available)
+    elif isinstance(field_mapping, Mapping):
+        resolved = _explicit_mapping(available, field_mapping)
+    else:
+        raise MappingError("field_mapping must be a dict of Snap field -> column, "
+                           f"not {type(field_mapping).__name__}.")
+    if available:
+        duplicated = sorted({column for column in resolved.values() if available.count(column) > 1})
+        if duplicated:
+            raise MappingError(f"Column(s) {duplicated} appear more than once in the input; rename them.")
+        if "event_time" not in resolved:
+            raise MappingError("No column for event_time, which every event needs: map one, e.g. "
+                               f"field_mapping={{'event_time': '<column>', ...}}. {_columns(available)}")
+        if not catalogue.has_identity(frozenset(resolved)):
+            raise MappingError(f"No identity column: every event needs {catalogue.IDENTITY_RULE}; map at "
+                               f"least one (e.g. 'em': '<email column>'). {_columns(available)}")
+    return resolved
+
+
+def _columns(available: Sequence[str], limit: int = 50) -> str:
+    shown = list(available[:limit]) + (["..."] if len(available) > limit else [])
+    return f"Available columns: {shown}."
+
+
+def _auto_mapping(available: Sequence[str]) -> dict[str, str]:
+    resolved: dict[str, str] = {}
+    for column in available:
+        snap_field = catalogue.resolve(column)
+        if snap_field is None:
+            continue
+        if snap_field.key in resolved:
+            raise MappingError(
+                f"Columns {resolved[snap_field.key]!r} and {column!r} both map to Snap field "
+                f"{snap_field.key!r}; pass field_mapping to choose one."
+            )
+        resolved[snap_field.key] = column
+    return resolved
+
+
+def _explicit_mapping(available: Sequence[str], field_mapping: Mapping[str, str]) -> dict[str, str]:
+    unknown = [str(name) for name in field_mapping if catalogue.resolve(str(name)) is None]
     if unknown:
         raise MappingError(
             f"Unknown Snap field(s) in field_mapping: {sorted(unknown)}. "
@@ -97,11 +156,12 @@ def resolve_mapping(columns: Sequence[str], field_mapping: Mapping[str, str] | N
         )
     missing = sorted({str(col) for col in field_mapping.values() if str(col) not in available})
     if missing and available:
-        raise MappingError(f"field_mapping names missing column(s) {missing}; available columns: {available}.")
+        raise MappingError(f"field_mapping names missing column(s) {missing}. {_columns(available)}")
+    resolved: dict[str, str] = {}
     for name, column in field_mapping.items():
         snap_field = catalogue.resolve(str(name))
         assert snap_field is not None
-        if snap_field.key in resolved and resolved[snap_field.key] != column:
+        if snap_field.key in resolved and resolved[snap_field.key] != str(column):
             raise MappingError(f"Snap field {snap_field.key!r} is mapped twice in field_mapping.")
         resolved[snap_field.key] = str(column)
     return resolved
@@ -153,7 +213,7 @@ def build_events(frame: pd.DataFrame, mapping: Mapping[str, str], options: Event
         reject(errors, snap_field)
         plain[key] = values
     if "content_ids" in mapping:
-        plain["content_ids"] = [rules.string_list(value) for value in column("content_ids")]
+        plain["content_ids"] = _content_ids(column("content_ids"), reasons, options, warnings)
 
     _fill_constant(plain, "event_name", options.event_name, n, reasons, rules.event_name)
     _fill_constant(plain, "action_source", options.action_source, n, reasons, rules.action_source)
@@ -205,12 +265,30 @@ def _event_times(values: list[object] | None, options: EventOptions, n: int,
         except rules.InvalidValue as exc:
             reasons[i] = reasons[i] or exc.reason
             continue
+        except (ValueError, TypeError, ArithmeticError, LookupError, AttributeError):
+            reasons[i] = reasons[i] or "invalid_event_time"  # a parser surprised by odd input
+            continue
         if seconds < oldest:
             reasons[i] = reasons[i] or "event_too_old"
         elif seconds > newest:
             reasons[i] = reasons[i] or "event_in_future"
         else:
             out[i] = seconds
+    return out
+
+
+def _content_ids(values: list[object], reasons: list[str | None], options: EventOptions,
+                 warnings: dict[str, int]) -> list[object]:
+    out: list[object] = []
+    for i, value in enumerate(values):
+        try:
+            out.append(rules.string_list(value))
+        except (rules.InvalidValue, TypeError, ValueError):
+            out.append(None)
+            if options.invalid_field_policy == "drop":
+                warnings["dropped_invalid_content_ids"] = warnings.get("dropped_invalid_content_ids", 0) + 1
+            elif reasons[i] is None:
+                reasons[i] = "invalid_content_ids"
     return out
 
 
@@ -261,7 +339,8 @@ def _event_ids(frame: pd.DataFrame, plain: dict[str, list[object]], digests: dic
     """The mapped id, else the id columns' hash, else a PURCHASE's order id, else a content hash."""
     mapped = plain.get("event_id")
     orders = plain.get("order_id")
-    id_columns = [frame[column].tolist() for column in options.event_id_columns]
+    id_columns = [frame[column].tolist() if column in frame.columns else [None] * n
+                  for column in options.event_id_columns]
     content_keys = sorted(key for key in plain if key != "event_id")
     ids: list[str] = [""] * n
     for i in range(n):
@@ -270,7 +349,14 @@ def _event_ids(frame: pd.DataFrame, plain: dict[str, list[object]], digests: dic
         if mapped is not None and mapped[i] is not None:
             ids[i] = str(mapped[i])
         elif id_columns:
-            parts = [rules.to_text(values[i]) for values in id_columns]
+            try:
+                parts = [rules.to_text(values[i]) for values in id_columns]
+            except rules.InvalidValue:
+                reasons[i] = "invalid_event_id_columns"
+                continue
+            if all(part is None for part in parts):
+                reasons[i] = "missing_event_id"  # all id columns empty: an id would collide with others
+                continue
             ids[i] = _digest(json.dumps(parts, ensure_ascii=False))
         elif orders is not None and orders[i] is not None and plain["event_name"][i] == "PURCHASE":
             ids[i] = str(orders[i])

@@ -62,13 +62,13 @@ def to_text(value: object) -> str | None:
     elif isinstance(value, bool | np.bool_):
         text = "true" if value else "false"
     elif isinstance(value, int | np.integer):
-        text = str(int(value))
+        text = _int_text(int(value))
     elif isinstance(value, float | np.floating):
         if math.isnan(value) or math.isinf(value):
             return None
         # Integral floats come from integer columns that pandas widened because of a NaN:
         # 16505551212.0 must read as "16505551212", not "1.6505551212e10".
-        text = str(int(value)) if float(value).is_integer() else repr(float(value))
+        text = _int_text(int(value)) if float(value).is_integer() else repr(float(value))
     elif isinstance(value, decimal.Decimal):
         if value.is_nan() or value.is_infinite():
             return None
@@ -79,9 +79,21 @@ def to_text(value: object) -> str | None:
         except UnicodeDecodeError:
             raise InvalidValue("not_utf8") from None
     else:
-        text = str(value)
+        try:
+            text = str(value)
+        except Exception:  # an object whose str() fails: a reason, never a traceback
+            raise InvalidValue("unreadable_value") from None
     text = unicodedata.normalize("NFC", text).strip()
     return text or None
+
+
+_MAX_INT_DIGITS = 40  # longer integers are no identifier, amount or timestamp a field can take
+
+
+def _int_text(number: int) -> str:
+    if abs(number) >= 10**_MAX_INT_DIGITS:
+        raise InvalidValue("number_too_large")
+    return str(number)
 
 
 # -------------------------------------------------------------------------------------- PII rules
@@ -117,16 +129,17 @@ def phone(text: str, region: str | None = None) -> str:
             raise InvalidValue("invalid_phone")
         return _e164_digits(number)
     in_region = _parse_phone(value, region.upper()) if region else None
-    if in_region is not None and phonenumbers.is_valid_number(in_region):
+    if in_region is not None and phonenumbers.is_possible_number_with_reason(in_region) == _IS_POSSIBLE:
         return _e164_digits(in_region)
     # Digits that already start with a country code, e.g. "448444124653" in a US-default run.
     # Only a number that is *valid* with that code is taken, so national numbers are not misread.
     international = _parse_phone("+" + digits, None)
     if international is not None and phonenumbers.is_valid_number(international):
         return _e164_digits(international)
-    if in_region is not None and phonenumbers.is_possible_number(in_region):
-        return _e164_digits(in_region)
     raise InvalidValue("invalid_phone" if region else "phone_without_country_code")
+
+
+_IS_POSSIBLE = phonenumbers.ValidationResult.IS_POSSIBLE
 
 
 def _parse_phone(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
@@ -172,18 +185,21 @@ def date_of_birth(text: str) -> str:
     """Any common date form to ``YYYYMMDD`` (``1997-12-26`` -> ``19971226``)."""
     if is_prehashed(text):
         return text.lower()
+    parsed: object = None
     for fmt in _DATE_FORMATS:
         try:
-            return dt.datetime.strptime(text, fmt).strftime("%Y%m%d")
+            parsed = dt.datetime.strptime(text, fmt)
+            break
         except ValueError:
             continue
-    try:
-        parsed = pendulum.parse(text, strict=False, tz=None)
-    except (ValueError, OverflowError, TypeError, pendulum.parsing.exceptions.ParserError):
-        raise InvalidValue("invalid_date_of_birth") from None
-    if not isinstance(parsed, dt.date):
+    if parsed is None:
+        try:
+            parsed = pendulum.parse(text, strict=False, tz=None)
+        except (ValueError, OverflowError, TypeError, pendulum.parsing.exceptions.ParserError):
+            raise InvalidValue("invalid_date_of_birth") from None
+    if not isinstance(parsed, dt.date) or not 1800 <= parsed.year <= dt.date.today().year:
         raise InvalidValue("invalid_date_of_birth")
-    return parsed.strftime("%Y%m%d")
+    return f"{parsed.year:04d}{parsed.month:02d}{parsed.day:02d}"
 
 
 def city(text: str) -> str | None:
@@ -227,7 +243,8 @@ def zip_code(text: str, country_code: str | None = None) -> str | None:
 
 
 _COUNTRY_ALIASES = {"uk": "gb", "england": "gb", "scotland": "gb", "wales": "gb", "great britain": "gb",
-                    "usa": "us", "u.s.a.": "us", "u.s.": "us", "america": "us", "united states of america": "us"}
+                    "usa": "us", "u.s.a.": "us", "u.s.": "us", "america": "us",
+                    "united states of america": "us"}
 
 
 @lru_cache(maxsize=4096)
@@ -254,8 +271,13 @@ def device_id(text: str) -> str:
     return text.lower()
 
 
+_IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)")
+
+
 def ip_address(text: str) -> str:
     """A valid IPv4 or IPv6 address in its canonical form."""
+    if _IPV4.fullmatch(text):
+        return text
     try:
         return str(ipaddress.ip_address(text))
     except ValueError:
@@ -281,7 +303,7 @@ def amount(text: str) -> float:
         value = decimal.Decimal(text)
     except decimal.InvalidOperation:
         raise InvalidValue("invalid_value") from None
-    if not value.is_finite() or value < 0:
+    if not value.is_finite() or value < 0 or not math.isfinite(float(value)):
         raise InvalidValue("invalid_value")
     return float(value)
 
@@ -292,9 +314,13 @@ def count(text: str) -> int:
         value = decimal.Decimal(text)
     except decimal.InvalidOperation:
         raise InvalidValue("invalid_num_items") from None
-    if not value.is_finite() or value < 0 or value != value.to_integral_value():
+    if not value.is_finite() or value < 0 or value > MAX_COUNT or value != value.to_integral_value():
         raise InvalidValue("invalid_num_items")
     return int(value)
+
+
+MAX_COUNT = 10**9
+"""Largest ``num_items`` accepted (JSON encoders and Snap take 64-bit integers at most)."""
 
 
 def string_list(value: object) -> list[str] | None:
@@ -378,11 +404,19 @@ def event_time(value: object, timezone: str | None = None) -> int:
     if isinstance(value, bool | np.bool_):
         raise InvalidValue("invalid_event_time")
     if isinstance(value, int | float | np.integer | np.floating | decimal.Decimal):
+        if isinstance(value, decimal.Decimal) and value.is_nan():
+            raise InvalidValue("missing_event_time")
         if isinstance(value, float | np.floating) and math.isnan(value):
             raise InvalidValue("missing_event_time")
-        return epoch_seconds(float(value))
+        try:
+            number = float(value)
+        except (OverflowError, ValueError):
+            raise InvalidValue("invalid_event_time") from None
+        return epoch_seconds(number)
     if isinstance(value, np.datetime64):
         value = pd.Timestamp(value)
+        if value is pd.NaT:
+            raise InvalidValue("missing_event_time")
     if isinstance(value, dt.datetime):
         return _aware_seconds(value, timezone)
     if isinstance(value, dt.date):
@@ -412,7 +446,10 @@ def _aware_seconds(moment: dt.datetime, timezone: str | None) -> int:
             moment = pendulum.instance(moment, tz=None).replace(tzinfo=pendulum.timezone(timezone))
         except (ValueError, pendulum.tz.exceptions.InvalidTimezone) as exc:
             raise InvalidValue("invalid_timezone") from exc
-    return math.floor(moment.timestamp())
+    try:
+        return math.floor(moment.timestamp())
+    except (OverflowError, ValueError, OSError):  # a date Python cannot place on the epoch
+        raise InvalidValue("invalid_event_time") from None
 
 
 # ---------------------------------------------------------------------------- column application
@@ -457,3 +494,7 @@ def _apply(rule: Rule, key: object, with_context: bool) -> tuple[object, str | N
         return (rule(text, ctx) if with_context else rule(text)), None
     except InvalidValue as exc:
         return None, exc.reason
+    except (ValueError, TypeError, ArithmeticError, LookupError, RecursionError):
+        # A library surprised by odd input (a parser, phonenumbers, pycountry): a row-level reason,
+        # never a traceback from deep inside it.
+        return None, f"invalid_{getattr(rule, '__name__', 'value')}"

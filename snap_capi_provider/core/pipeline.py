@@ -6,7 +6,6 @@ in flight, so millions of rows stream through with the footprint of a few chunks
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -14,11 +13,18 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Protocol
 
+import orjson
 import pandas as pd
 
 from snap_capi_provider.core.client import SnapCapiAuthError, SnapCapiClient
 from snap_capi_provider.core.delivery import BatchItem, BatchOutcome, deliver
-from snap_capi_provider.core.events import EventChunk, EventOptions, MappingError, build_events, resolve_mapping
+from snap_capi_provider.core.events import (
+    EventChunk,
+    EventOptions,
+    MappingError,
+    build_events,
+    resolve_mapping,
+)
 from snap_capi_provider.core.report import SendReport
 from snap_capi_provider.core.wire import encode_v2, encode_v3
 
@@ -26,6 +32,8 @@ log = logging.getLogger(__name__)
 
 MAX_EVENTS_PER_REQUEST = 2000
 DEFAULT_MAX_BATCH_BYTES = 2_000_000
+NOT_SENT = "not_sent_after_auth_error"
+"""Reason of the rows left unsent once the token was refused (the run stops sending)."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +58,8 @@ class DeliveryOptions:
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_size <= MAX_EVENTS_PER_REQUEST:
-            raise ValueError(f"batch_size must be between 1 and {MAX_EVENTS_PER_REQUEST}, not {self.batch_size}.")
+            raise ValueError(f"batch_size must be between 1 and {MAX_EVENTS_PER_REQUEST}, "
+                             f"not {self.batch_size}.")
         if self.max_batch_bytes < 1024:
             raise ValueError("max_batch_bytes must be at least 1024.")
         if self.concurrency < 1:
@@ -85,8 +94,8 @@ def send_rows(
 
 
 class _Run:
-    def __init__(self, client: SnapCapiClient, assets: Assets, options: EventOptions, delivery: DeliveryOptions,
-                 sink: RowSink | None, sink_columns: tuple[str, ...],
+    def __init__(self, client: SnapCapiClient, assets: Assets, options: EventOptions,
+                 delivery: DeliveryOptions, sink: RowSink | None, sink_columns: tuple[str, ...],
                  batch_fn: Callable[[SnapCapiClient, str, Sequence[BatchItem]], BatchOutcome]):
         self.client, self.assets, self.options, self.delivery = client, assets, options, delivery
         self.sink, self.sink_columns, self.batch_fn = sink, sink_columns, batch_fn
@@ -128,11 +137,17 @@ class _Run:
     def _check_columns(self, frame: pd.DataFrame) -> None:
         missing = [c for c in (*self.options.event_id_columns, *self.sink_columns) if c not in frame.columns]
         if missing:
-            raise MappingError(f"Column(s) {missing} are not in the input; available columns: {list(frame.columns)}.")
+            raise MappingError(f"Column(s) {missing} are not in the input; "
+                               f"available columns: {list(frame.columns)[:50]}.")
 
     # ------------------------------------------------------------------------------ preparing
 
     def _prepare(self, frame: pd.DataFrame, mapping: dict[str, str], first_row: int) -> None:
+        # A later chunk of dict rows may lack a column that no row of it has: its values are absent.
+        absent = [c for c in {*mapping.values(), *self.options.event_id_columns, *self.sink_columns}
+                  if c not in frame.columns]
+        if absent:
+            frame = frame.assign(**dict.fromkeys(absent))
         result = build_events(frame, mapping, self.options, first_row)
         extras = self._extras(frame, first_row)
         for row, reason in result.rejected:
@@ -146,8 +161,8 @@ class _Run:
         for i, source in enumerate(chunk.plain["action_source"]):
             asset_id = self.assets.for_source(str(source))
             if asset_id is None:
-                self._reject(chunk.rows[i], "missing_snap_app_id" if source == "MOBILE_APP" else "missing_pixel_id",
-                             extras)
+                reason = "missing_snap_app_id" if source == "MOBILE_APP" else "missing_pixel_id"
+                self._reject(chunk.rows[i], reason, extras)
                 continue
             if self.delivery.dedupe_event_ids:
                 seen = self.seen_ids.setdefault(asset_id, set())
@@ -160,7 +175,11 @@ class _Run:
             events = self._encode(_take(chunk, positions), asset_id)
             for position, event in zip(positions, events, strict=True):
                 row = chunk.rows[position]
-                payload = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+                try:
+                    payload = orjson.dumps(event)
+                except orjson.JSONEncodeError:  # a value no JSON can carry: that row, not the run
+                    self._reject(row, "unencodable_event", extras)
+                    continue
                 self._add(asset_id, BatchItem(row, payload, extras.get(row) if extras else None))
 
     def _encode(self, chunk: EventChunk, asset_id: str) -> list[dict[str, object]]:
@@ -170,7 +189,7 @@ class _Run:
             else:
                 asset = {"snap_app_id": asset_id, "app_id": self.assets.app_id or ""}
             return encode_v2(chunk, asset)
-        return encode_v3(chunk)
+        return encode_v3(chunk, frozenset({"madid"}) if self.options.hash_madid else frozenset())
 
     def _extras(self, frame: pd.DataFrame, first_row: int) -> dict[int, dict[str, object]] | None:
         if self.sink is None or not self.sink_columns:
@@ -197,10 +216,13 @@ class _Run:
         if not items:
             return
         if self.aborted:
-            self._fail_items(items, self.aborted)
+            self._fail_items(items, NOT_SENT)
             return
         while len(self.inflight) >= 2 * self.delivery.concurrency:
             self._collect(wait(self.inflight, return_when=FIRST_COMPLETED).done)
+        if self.aborted:  # the run stopped while this batch waited for a free slot
+            self._fail_items(items, NOT_SENT)
+            return
         self.report.batches += 1
         self.inflight[self.pool.submit(self.batch_fn, self.client, asset_id, items)] = items
 
@@ -221,6 +243,8 @@ class _Run:
 
     def _fold(self, outcome: BatchOutcome) -> None:
         report = self.report
+        if outcome.fatal:
+            self.aborted = self.aborted or outcome.fatal
         report.accepted += len(outcome.accepted)
         report.requests += outcome.requests
         report.retries += outcome.retries
@@ -236,9 +260,12 @@ class _Run:
                 values: dict[str, object] | None = None) -> None:
         self.report.rejections.add(row, reason)
         if self.sink is not None:
-            self.sink.write(row, "rejected", reason, values if values is not None else (extras or {}).get(row))
+            if values is None:
+                values = (extras or {}).get(row)
+            self.sink.write(row, "rejected", reason, values)
 
-    def _fail_items(self, items: Sequence[BatchItem], reason: str | None, reasons: Sequence[str] = ()) -> None:
+    def _fail_items(self, items: Sequence[BatchItem], reason: str | None,
+                    reasons: Sequence[str] = ()) -> None:
         for i, item in enumerate(items):
             why = reason if reason is not None else reasons[i]
             self.report.failures.add(item.row, why)
@@ -248,7 +275,7 @@ class _Run:
     def _fail_unsent(self, frame: pd.DataFrame, first_row: int) -> None:
         extras = self._extras(frame, first_row)
         for row in range(first_row, first_row + len(frame)):
-            self._fail_items([BatchItem(row, b"", (extras or {}).get(row))], "not_sent_after_auth_error")
+            self._fail_items([BatchItem(row, b"", (extras or {}).get(row))], NOT_SENT)
 
 
 def _take(chunk: EventChunk, positions: list[int]) -> EventChunk:

@@ -3,44 +3,41 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable
 from typing import Literal
 
 from snap_capi_provider.core.events import EventChunk
-from snap_capi_provider.core.fields import BY_KEY, FIELDS
+from snap_capi_provider.core.fields import BY_KEY
 
 ApiVersion = Literal["v3", "v2"]
 API_VERSIONS: tuple[str, ...] = ("v3", "v2")
 
 
-def encode_v3(chunk: EventChunk, extra_root: dict[str, object] | None = None) -> list[dict[str, object]]:
-    """v3 events: root fields, ``user_data`` (hashed fields as one-item lists), ``custom_data``."""
-    columns = []
-    for key in chunk.plain:
+def encode_v3(chunk: EventChunk, also_hashed: frozenset[str] = frozenset()) -> list[dict[str, object]]:
+    """v3 events: root fields, ``user_data`` (hashed fields as one-item lists), ``custom_data``.
+
+    ``also_hashed`` names raw fields to send hashed anyway (``madid``, where Snap's docs are ambiguous).
+    """
+    n = len(chunk)
+    events: list[dict[str, object]] = [{"event_id": event_id} for event_id in chunk.event_ids]
+    user_data: list[dict[str, object]] = [{} for _ in range(n)]
+    custom_data: list[dict[str, object]] = [{} for _ in range(n)]
+    targets = {"root": events, "user_data": user_data, "custom_data": custom_data}
+    for key, plain in chunk.plain.items():
         snap_field = BY_KEY[key]
-        source = chunk.digests[key] if snap_field.hashed else chunk.plain[key]
-        columns.append((key, snap_field.location, source, snap_field.as_list))
-    events: list[dict[str, object]] = []
-    for i in range(len(chunk)):
-        event: dict[str, object] = {"event_id": chunk.event_ids[i]}
-        user_data: dict[str, object] = {}
-        custom_data: dict[str, object] = {}
-        for key, location, source, as_list in columns:
-            value = source[i]
-            if value is None:
-                continue
-            if location == "root":
-                event[key] = value
-            elif location == "user_data":
-                user_data[key] = [value] if as_list else value
-            else:
-                custom_data[key] = value
-        event["user_data"] = user_data
-        if custom_data:
-            event["custom_data"] = custom_data
-        if extra_root:
-            event.update(extra_root)
-        events.append(event)
+        source = chunk.digests[key] if snap_field.hashed or key in also_hashed else plain
+        target = targets[snap_field.location]
+        if snap_field.as_list:
+            for record, value in zip(target, source, strict=True):
+                if value is not None:
+                    record[key] = [value]
+        else:
+            for record, value in zip(target, source, strict=True):
+                if value is not None:
+                    record[key] = value
+    for event, user, custom in zip(events, user_data, custom_data, strict=True):
+        event["user_data"] = user
+        if custom:
+            event["custom_data"] = custom
     return events
 
 
@@ -114,6 +111,3 @@ def _soundex_or_none(value: object) -> str | None:
         return None  # a pre-hashed value has no letters to encode
     return soundex(text)
 
-
-ENCODERS: dict[str, Callable[..., list[dict[str, object]]]] = {"v3": encode_v3, "v2": encode_v2}
-V3_LOCATIONS = {snap_field.key: snap_field.location for snap_field in FIELDS}
