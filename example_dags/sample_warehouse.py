@@ -12,9 +12,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 CUSTOMERS = [
-    ("Ava", "Martinez", " Ava.Martinez@Example.com", "(415) 555-0132", "San Francisco", "California", "94107-2311", "US"),
+    ("Ava", "Martinez", " Ava.Martinez@Example.com", "(415) 555-0132", "San Francisco", "California", "94107-2311",
+     "US"),
     ("Liam", "O'Connor", "liam.oconnor+shop@example.org ", "+1 212 555 0187", "New York", "NY", "10001", "US"),
-    ("Raphaël", "Dubois", "raphael.dubois@example.fr", "+33 (0)1 42 68 53 00", "Paris", "Île-de-France", "75008", "France"),
+    ("Raphaël", "Dubois", "raphael.dubois@example.fr", "+33 (0)1 42 68 53 00", "Paris", "Île-de-France", "75008",
+     "France"),
     ("Mia", "Schmidt", "MIA.SCHMIDT@EXAMPLE.DE", "030 901820", "Berlin", "Berlin", "10117", "DE"),
     ("Noah", "Smith", "noah.smith@example.co.uk", "020 7946 0958", "London", "England", "SW1A 1AA", "United Kingdom"),
     ("Emma", "Johnson", "emma.j@example.com", "650.555.1212", "Menlo Park", "CA", "94025", "US"),

@@ -14,7 +14,13 @@ def get_provider_info() -> dict[str, Any]:
         "hooks": [{"integration-name": "Snap Conversions API",
                    "python-modules": ["snap_capi_provider.hooks.snap_capi"]}],
         "operators": [{"integration-name": "Snap Conversions API",
-                       "python-modules": ["snap_capi_provider.operators.send_events"]}],
+                       "python-modules": ["snap_capi_provider.operators.send_events",
+                                          "snap_capi_provider.operators.validate",
+                                          "snap_capi_provider.operators.test_event_logs"]}],
+        "sensors": [{"integration-name": "Snap Conversions API",
+                     "python-modules": ["snap_capi_provider.sensors.test_event_stats"]}],
+        "triggers": [{"integration-name": "Snap Conversions API",
+                      "python-modules": ["snap_capi_provider.triggers.test_event_stats"]}],
         "connection-types": [
             {
                 "connection-type": "snap_capi",
@@ -24,7 +30,8 @@ def get_provider_info() -> dict[str, Any]:
                     "hidden-fields": ["schema", "port", "login", "extra"],
                     "relabeling": {"host": "Base URL", "password": "Access token"},
                     "placeholders": {
-                        "host": "https://tr.snapchat.com (or a Launch Pad URL, or http://127.0.0.1:8787 for the emulator)",
+                        "host": "https://tr.snapchat.com (or a Launch Pad URL, "
+                                "or http://127.0.0.1:8787 for the emulator)",
                         "password": "Conversions API token from Snap Business Manager",
                     },
                 },
@@ -51,7 +58,8 @@ def get_provider_info() -> dict[str, Any]:
                     },
                     "debug": {
                         "label": "Debug logging",
-                        "description": "Log each request's method, path, status, timing and response (token redacted).",
+                        "description": "Log each request's method, path, status, event count, timing and "
+                                       "response (token and PII redacted).",
                         "schema": {"type": ["boolean", "null"], "default": False},
                     },
                 },

@@ -6,15 +6,23 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
 from airflow.providers.common.compat.sdk import BaseHook, mask_secret
 
-from snap_capi_provider.core.client import DEFAULT_BASE_URL, RetryPolicy, SnapCapiClient, SnapCapiError
+from snap_capi_provider.core.client import (
+    DEFAULT_BASE_URL,
+    ApiResponse,
+    RetryPolicy,
+    SnapCapiClient,
+    SnapCapiError,
+)
 from snap_capi_provider.core.events import EventOptions
 from snap_capi_provider.core.pipeline import Assets, DeliveryOptions, RowSink, send_rows
 from snap_capi_provider.core.report import SendReport
 from snap_capi_provider.core.sources import iter_chunks
+from snap_capi_provider.core.testing_api import TestEventLogs, TestEventStats, ValidationReport, validate_rows
 
 CONN_EXTRA_FIELDS = ("pixel_id", "snap_app_id", "app_id", "api_version", "debug")
 
@@ -81,11 +89,10 @@ class SnapCapiHook(BaseHook):
 
         token = conn.password or option("access_token")
         if not token:
-            raise SnapCapiError(f"Connection {self.snap_capi_conn_id!r} has no access token (set its password).")
+            raise SnapCapiError(
+                f"Connection {self.snap_capi_conn_id!r} has no access token (set its password).")
         mask_secret(token)
-        host = conn.host or DEFAULT_BASE_URL
-        if conn.port and "://" in host and host.count(":") == 1:
-            host = f"{host}:{conn.port}"
+        host = _with_port(conn.host or DEFAULT_BASE_URL, conn.port)
         api_version = str(self.api_version or option("api_version") or "v3").lower()
         debug = self.debug if self.debug is not None else str(option("debug")).lower() in ("true", "1", "yes")
         return SnapCapiSettings(
@@ -136,8 +143,9 @@ class SnapCapiHook(BaseHook):
             raise SnapCapiError("No pixel_id or snap_app_id: set one on the connection or the operator.")
         delivery = delivery or DeliveryOptions(concurrency=self.concurrency)
         with self.get_conn() as client:
-            return send_rows(client, iter_chunks(data, chunk_rows), assets=assets, field_mapping=field_mapping,
-                             event_options=event_options, delivery=delivery, sink=sink, sink_columns=sink_columns)
+            return send_rows(client, iter_chunks(data, chunk_rows), assets=assets,
+                             field_mapping=field_mapping, event_options=event_options, delivery=delivery,
+                             sink=sink, sink_columns=sink_columns)
 
     def test_connection(self) -> tuple[bool, str]:
         """Read the test-event stats of the configured asset: checks URL, token and access, sends nothing."""
@@ -154,6 +162,82 @@ class SnapCapiHook(BaseHook):
         if response.ok:
             return True, f"Connected to Snap CAPI {settings.api_version} for asset {asset_id}."
         return False, f"Snap CAPI answered HTTP {response.status_code}: {response.text[:200]}"
+
+    # ------------------------------------------------------------------------ test before going live
+
+    def asset_id(self, asset_id: str | None = None) -> str:
+        """``asset_id``, else the connection's pixel id, else its Snap app id."""
+        settings = self.settings
+        chosen = asset_id or settings.pixel_id or settings.snap_app_id
+        if not chosen:
+            raise SnapCapiError("No asset id: pass asset_id, or set pixel_id or snap_app_id on the "
+                                "connection.")
+        return str(chosen)
+
+    def validate_events(
+        self,
+        data: pd.DataFrame | Iterable[Mapping[str, Any]] | Iterable[pd.DataFrame],
+        *,
+        field_mapping: Mapping[str, str] | None = None,
+        event_options: EventOptions | None = None,
+        delivery: DeliveryOptions | None = None,
+        pixel_id: str | None = None,
+        snap_app_id: str | None = None,
+        sink: RowSink | None = None,
+        sink_columns: tuple[str, ...] = (),
+        chunk_rows: int = 20_000,
+        sample_size: int | None = None,
+    ) -> ValidationReport:
+        """Prepare rows exactly as :meth:`send_events` does and post them to the validate endpoint
+        (test events: nothing is recorded as live). ``sample_size`` validates only the first rows."""
+        assets = self.assets(pixel_id, snap_app_id)
+        if not (assets.pixel_id or assets.snap_app_id):
+            raise SnapCapiError("No pixel_id or snap_app_id: set one on the connection or the operator.")
+        delivery = delivery or DeliveryOptions(concurrency=self.concurrency)
+        with self.get_conn() as client:
+            return validate_rows(client, iter_chunks(data, chunk_rows), assets=assets,
+                                 field_mapping=field_mapping, event_options=event_options, delivery=delivery,
+                                 sink=sink, sink_columns=sink_columns, sample_size=sample_size)
+
+    def get_test_event_stats(self, asset_id: str | None = None) -> TestEventStats:
+        """Test and live event counts of the past hour for an asset (default: the connection's).
+
+        Raises :class:`SnapCapiError` when Snap refuses the request, ``ValueError`` when the answer
+        is not stats."""
+        asset = self.asset_id(asset_id)
+        with self.get_conn() as client:
+            response = client.get_json(*client.stats_path(asset))
+        return TestEventStats.parse(_checked(response, "test-event stats"), asset)
+
+    def get_test_event_logs(self, asset_id: str | None = None) -> TestEventLogs:
+        """Test events of the past 24 hours with Snap's verdicts, for an asset (default: the connection's).
+
+        Raises :class:`SnapCapiError` when Snap refuses the request, ``ValueError`` when the answer
+        is not logs."""
+        asset = self.asset_id(asset_id)
+        with self.get_conn() as client:
+            response = client.get_json(*client.logs_path(asset))
+        return TestEventLogs.parse(_checked(response, "test-event logs"), asset)
+
+
+def _checked(response: ApiResponse, what: str) -> Any:
+    """The body of a 2xx answer; else a :class:`SnapCapiError` with Snap's reason (never the token)."""
+    body = response.body
+    if not response.ok:
+        reason = body.get("reason") if isinstance(body, dict) else response.text[:200]
+        raise SnapCapiError(f"Snap CAPI answered HTTP {response.status_code} to the {what} request: {reason}")
+    return body
+
+
+def _with_port(host: str, port: int | None) -> str:
+    """The base URL with the connection's port put into its network location (a Launch Pad URL may
+    carry a path prefix, which stays after the port)."""
+    if not port:
+        return host
+    parts = urlsplit(host if "://" in host else "https://" + host)
+    if parts.port is not None or not parts.hostname:
+        return host
+    return urlunsplit(parts._replace(netloc=f"{parts.netloc}:{port}"))
 
 
 def _text(value: Any) -> str | None:

@@ -1,0 +1,122 @@
+"""The test-event stats sensor in real ``dag.test()`` runs: deferrable, poke and reschedule modes."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pendulum
+import pytest
+
+from tests.airflow_helpers import run_dag, task_state, xcom
+from tests.conftest import PIXEL, TOKEN
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
+
+def one_event() -> bytes:
+    return (b'{"data":[{"event_name":"SIGN_UP","action_source":"OFFLINE","event_time":%d,"event_id":"t-1",'
+            b'"user_data":{"em":["542d240129883c019e106e3b1b2d3f3cb3537c43c425364de8e951d5a3083345"]}}]}'
+            % int(time.time()))
+
+
+class LateEvents:
+    """Posts test events once the sensor has read the stats at least ``after_reads`` times, so the
+    first check finds nothing and the wait (poke, reschedule or trigger) has to see them arrive."""
+
+    def __init__(self, emulator, after_reads: int = 1, count: int = 2):
+        self.emulator, self.after_reads, self.count = emulator, after_reads, count
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _stats_reads(self) -> int:
+        return sum(1 for r in self.emulator.requests if r.path.endswith("/stats"))
+
+    def _run(self) -> None:
+        from snap_capi_provider.core.client import SnapCapiClient
+
+        while not self.stop.is_set() and self._stats_reads() < self.after_reads:
+            time.sleep(0.02)
+        if self.stop.is_set():
+            return
+        with SnapCapiClient(TOKEN, self.emulator.url) as client:
+            for _ in range(self.count):
+                client.post_events(PIXEL, one_event(), validate=True, n_events=1)
+
+    def __enter__(self) -> LateEvents:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(5)
+
+
+def sensor_dag(dag_id: str, **sensor_kwargs):
+    from airflow.sdk import dag
+
+    from snap_capi_provider.sensors.test_event_stats import SnapCapiTestEventStatsSensor
+
+    @dag(dag_id=dag_id, schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False)
+    def pipeline():
+        SnapCapiTestEventStatsSensor(task_id="wait", **sensor_kwargs)
+
+    return pipeline()
+
+
+def stats_reads(emulator) -> int:
+    return sum(1 for r in emulator.requests if r.path.endswith("/stats"))
+
+
+def test_deferrable_sensor_succeeds_when_the_events_arrive(snap_conn):
+    with LateEvents(snap_conn, count=2):
+        dag_run = run_dag(sensor_dag("stats_deferred_ok", min_event_count=2, deferrable=True,
+                                     poke_interval=0.1, timeout=30))
+    assert task_state(dag_run, "wait") == "success"
+    stats = xcom(dag_run, "wait")
+    assert stats["test"]["event_count_past_hour"] == 2 and stats["asset_id"] == PIXEL
+    assert stats_reads(snap_conn) >= 2  # one synchronous check, then the trigger's polls
+
+
+def test_deferrable_sensor_fails_cleanly_at_its_deadline(snap_conn, capfd):
+    started = time.monotonic()
+    dag_run = run_dag(sensor_dag("stats_deferred_timeout", min_event_count=1, deferrable=True,
+                                 poke_interval=0.2, timeout=2))
+    elapsed = time.monotonic() - started
+    assert task_state(dag_run, "wait") == "failed"
+    assert elapsed < 15
+    assert stats_reads(snap_conn) >= 3
+    out, err = capfd.readouterr()
+    assert "AirflowSensorTimeout" in out + err
+    assert "did not show at least 1 test events before the deadline" in out + err
+
+
+def test_poke_mode(snap_conn):
+    with LateEvents(snap_conn, after_reads=2):
+        dag_run = run_dag(sensor_dag("stats_poke", mode="poke", deferrable=False, poke_interval=0.1,
+                                     timeout=30))
+    assert task_state(dag_run, "wait") == "success"
+    assert xcom(dag_run, "wait")["test"]["event_count_past_hour"] == 2
+    assert stats_reads(snap_conn) >= 3
+
+
+def test_reschedule_mode(snap_conn):
+    with LateEvents(snap_conn, after_reads=1):
+        dag_run = run_dag(sensor_dag("stats_reschedule", mode="reschedule", deferrable=False,
+                                     poke_interval=0.1, timeout=30))
+    assert task_state(dag_run, "wait") == "success"
+    assert xcom(dag_run, "wait")["test"]["event_count_past_hour"] == 2
+    assert stats_reads(snap_conn) >= 2
+
+
+@pytest.mark.parametrize("deferrable", [False, True])
+def test_a_refused_token_fails_at_once_not_at_the_timeout(emulator, monkeypatch, capfd, deferrable):
+    from tests.conftest import conn_json
+
+    monkeypatch.setenv("AIRFLOW_CONN_SNAP_CAPI_DEFAULT", conn_json(emulator.url, token="tok-WRONG-13572468"))
+    started = time.monotonic()
+    dag_run = run_dag(sensor_dag(f"stats_401_{deferrable}", deferrable=deferrable, poke_interval=0.1,
+                                 timeout=60))
+    assert task_state(dag_run, "wait") == "failed" and time.monotonic() - started < 15
+    out, err = capfd.readouterr()
+    assert "refused the access token" in out + err and "tok-WRONG-13572468" not in out + err
