@@ -124,6 +124,13 @@ class SnapCapiHook(BaseHook):
         return Assets(pixel_id=pixel_id or settings.pixel_id, snap_app_id=snap_app_id or settings.snap_app_id,
                       app_id=settings.app_id)
 
+    def _targets(self, pixel_id: str | None, snap_app_id: str | None,
+                 delivery: DeliveryOptions | None) -> tuple[Assets, DeliveryOptions]:
+        assets = self.assets(pixel_id, snap_app_id)
+        if not (assets.pixel_id or assets.snap_app_id):
+            raise SnapCapiError("No pixel_id or snap_app_id: set one on the connection or the operator.")
+        return assets, delivery or DeliveryOptions(concurrency=self.concurrency)
+
     def send_events(
         self,
         data: pd.DataFrame | Iterable[Mapping[str, Any]] | Iterable[pd.DataFrame],
@@ -138,10 +145,7 @@ class SnapCapiHook(BaseHook):
         chunk_rows: int = 20_000,
     ) -> SendReport:
         """Normalize, hash, validate and send rows; returns the report of what happened to each row."""
-        assets = self.assets(pixel_id, snap_app_id)
-        if not (assets.pixel_id or assets.snap_app_id):
-            raise SnapCapiError("No pixel_id or snap_app_id: set one on the connection or the operator.")
-        delivery = delivery or DeliveryOptions(concurrency=self.concurrency)
+        assets, delivery = self._targets(pixel_id, snap_app_id, delivery)
         with self.get_conn() as client:
             return send_rows(client, iter_chunks(data, chunk_rows), assets=assets,
                              field_mapping=field_mapping, event_options=event_options, delivery=delivery,
@@ -190,10 +194,7 @@ class SnapCapiHook(BaseHook):
     ) -> ValidationReport:
         """Prepare rows exactly as :meth:`send_events` does and post them to the validate endpoint
         (test events: nothing is recorded as live). ``sample_size`` validates only the first rows."""
-        assets = self.assets(pixel_id, snap_app_id)
-        if not (assets.pixel_id or assets.snap_app_id):
-            raise SnapCapiError("No pixel_id or snap_app_id: set one on the connection or the operator.")
-        delivery = delivery or DeliveryOptions(concurrency=self.concurrency)
+        assets, delivery = self._targets(pixel_id, snap_app_id, delivery)
         with self.get_conn() as client:
             return validate_rows(client, iter_chunks(data, chunk_rows), assets=assets,
                                  field_mapping=field_mapping, event_options=event_options, delivery=delivery,

@@ -28,32 +28,10 @@ class SnapCapiSendEventsOperator(SnapCapiRowsOperator):
     so a task retry or a re-run of the same data interval sends the same ids and Snap deduplicates
     them. See ``docs/reliability.md``.
 
-    :param data: Rows: a list of dicts or a DataFrame, typically the output (``XComArg``) of an
-        upstream task. Not a template field, so rows never land in rendered template fields.
-    :param field_mapping: Snap field or alias -> source column. Unmapped columns are not sent. When
-        omitted, columns already named like Snap fields or aliases (``email``, ``phone``, ...) are used.
-    :param event_name: Event name for all rows (or for rows whose mapped event column is empty).
-    :param action_source: ``OFFLINE`` (default), ``WEB`` or ``MOBILE_APP``, for rows without a mapped value.
-    :param pixel_id: Pixel id for WEB/OFFLINE events; overrides the connection.
-    :param snap_app_id: Snap app id for MOBILE_APP events; overrides the connection.
-    :param default_phone_region: Country (ISO alpha-2) for national phone numbers of rows without a country.
-    :param timezone: Zone of naive timestamps (e.g. ``Europe/Paris``); naive timestamps are rejected
-        otherwise.
-    :param event_id_columns: Columns that derive a stable ``event_id`` when none is mapped.
-    :param batch_size: Events per request (at most 2000).
-    :param max_batch_bytes: Request body cap in bytes.
-    :param concurrency: Requests in flight at once.
-    :param max_event_age_days: Older events are rejected (Snap refuses events older than 37 days).
-    :param max_future_skew_s: Events further in the future are rejected.
+    Takes every argument of :class:`~snap_capi_provider.operators._rows.SnapCapiRowsOperator`, and:
+
     :param max_rejected_ratio: Share of rejected rows tolerated (0 = any rejected row fails the task,
         after the valid rows were sent).
-    :param invalid_field_policy: ``reject`` a row with an invalid PII value (default) or ``drop`` the value.
-    :param rejected_rows_path: Where to write rejected and failed rows (any ``ObjectStoragePath``
-        URL; ``.csv`` for CSV, JSON lines otherwise): row number, ``status`` (``rejected`` or
-        ``failed``), reason, and only the columns named in ``rejected_rows_columns``. Templated.
-    :param rejected_rows_columns: Input columns copied into that file (choose non-PII ones, e.g. an order id).
-    :param max_retries: Retries of one request on 408/429/5xx, timeouts and dropped connections.
-    :param retry_backoff_s: First retry delay (doubling with jitter; ``Retry-After`` wins).
     """
 
     def __init__(self, *, max_rejected_ratio: float = 0.0, **kwargs: Any) -> None:
