@@ -160,9 +160,9 @@ class _Run:
         by_asset: dict[str, list[int]] = {}
         for i, source in enumerate(chunk.plain["action_source"]):
             asset_id = self.assets.for_source(str(source))
-            if asset_id is None:
-                reason = "missing_snap_app_id" if source == "MOBILE_APP" else "missing_pixel_id"
-                self._reject(chunk.rows[i], reason, extras)
+            missing = self._missing_asset(str(source), asset_id)
+            if missing:
+                self._reject(chunk.rows[i], missing, extras)
                 continue
             if self.delivery.dedupe_event_ids:
                 seen = self.seen_ids.setdefault(asset_id, set())
@@ -182,12 +182,21 @@ class _Run:
                     continue
                 self._add(asset_id, BatchItem(row, payload, extras.get(row) if extras else None))
 
+    def _missing_asset(self, source: str, asset_id: str | None) -> str | None:
+        if source != "MOBILE_APP":
+            return None if asset_id else "missing_pixel_id"
+        if not asset_id:
+            return "missing_snap_app_id"
+        if self.client.api_version == "v2" and not self.assets.app_id:
+            return "missing_app_id"  # v2 app events carry the store app id beside the Snap app id
+        return None
+
     def _encode(self, chunk: EventChunk, asset_id: str) -> list[dict[str, object]]:
         if self.client.api_version == "v2":
             if asset_id == self.assets.pixel_id:
                 asset = {"pixel_id": asset_id}
             else:
-                asset = {"snap_app_id": asset_id, "app_id": self.assets.app_id or ""}
+                asset = {"snap_app_id": asset_id, "app_id": str(self.assets.app_id)}
             return encode_v2(chunk, asset)
         return encode_v3(chunk, frozenset({"madid"}) if self.options.hash_madid else frozenset())
 

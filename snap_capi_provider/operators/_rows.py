@@ -46,6 +46,8 @@ class SnapCapiRowsOperator(BaseOperator):
     :param max_event_age_days: Older events are rejected (Snap refuses events older than 37 days).
     :param max_future_skew_s: Events further in the future are rejected.
     :param invalid_field_policy: ``reject`` a row with an invalid PII value (default) or ``drop`` the value.
+    :param hash_madid: Send the mobile ad id SHA-256 hashed in v3 (default: raw, lower case; Snap's docs
+        are ambiguous, see ``docs/configuration.md``).
     :param dedupe_event_ids: Reject a repeated ``event_id`` within one run.
     :param rejected_rows_path: Where to write rejected and failed rows (any ``ObjectStoragePath``
         URL; ``.csv`` for CSV, JSON lines otherwise). Templated.
@@ -87,6 +89,7 @@ class SnapCapiRowsOperator(BaseOperator):
         max_event_age_days: float = 37,
         max_future_skew_s: float = 300,
         invalid_field_policy: InvalidFieldPolicy = "reject",
+        hash_madid: bool = False,
         dedupe_event_ids: bool = True,
         rejected_rows_path: str | None = None,
         rejected_rows_columns: Sequence[str] | None = None,
@@ -116,6 +119,7 @@ class SnapCapiRowsOperator(BaseOperator):
         self.max_event_age_days = max_event_age_days
         self.max_future_skew_s = max_future_skew_s
         self.invalid_field_policy = invalid_field_policy
+        self.hash_madid = hash_madid
         self.dedupe_event_ids = dedupe_event_ids
         self.rejected_rows_path = rejected_rows_path
         self.rejected_rows_columns = rejected_rows_columns
@@ -148,6 +152,7 @@ class SnapCapiRowsOperator(BaseOperator):
             max_future_skew_s=self.max_future_skew_s,
             event_id_columns=tuple(self.event_id_columns or ()),
             invalid_field_policy=self.invalid_field_policy,
+            hash_madid=self.hash_madid,
         )
 
     def delivery_options(self) -> DeliveryOptions:
