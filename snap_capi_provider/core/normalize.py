@@ -11,6 +11,7 @@ import datetime as dt
 import decimal
 import hashlib
 import ipaddress
+import itertools
 import math
 import re
 import string
@@ -55,6 +56,9 @@ def sha256_hex(text: str) -> str:
 
 def to_text(value: object) -> str | None:
     """Any cell value to trimmed NFC text; ``None`` for absent (None, NaN, pandas NA/NaT, "")."""
+    if type(value) is str:  # the common case first
+        text = (value if value.isascii() else unicodedata.normalize("NFC", value)).strip()
+        return text or None
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, str):
@@ -468,25 +472,28 @@ def normalize_column(
     raw = values.tolist() if isinstance(values, pd.Series) else list(values)
     out: list[object] = [None] * len(raw)
     errors: list[str | None] = [None] * len(raw)
+    contexts: Iterable[Hashable] = context if context is not None else itertools.repeat(None)
+    with_context = context is not None
     cache: dict[object, tuple[object, str | None]] = {}
-    keys: Iterable[object] = raw if context is None else zip(raw, context, strict=True)
-    for i, key in enumerate(keys):
+    for i, (value, ctx) in enumerate(zip(raw, contexts, strict=with_context)):
+        if value is None:
+            continue
+        # Text is keyed by itself; anything else by its type too, since 1 == 1.0 == True hash alike
+        # but read differently ("1" / "1" / "true").
+        key = (value, ctx) if type(value) is str else (type(value), value, ctx)
         try:
-            hit = cache.get(key) if key.__hash__ is not None else None
-        except TypeError:
-            hit = None
+            hit = cache.get(key)
+        except TypeError:  # unhashable (a list, an array): no caching
+            hit = key = None
         if hit is None:
-            hit = _apply(rule, key, context is not None)
-            try:
+            hit = _apply(rule, value, ctx, with_context)
+            if key is not None:
                 cache[key] = hit
-            except TypeError:
-                pass
         out[i], errors[i] = hit
     return out, errors
 
 
-def _apply(rule: Rule, key: object, with_context: bool) -> tuple[object, str | None]:
-    value, ctx = key if with_context else (key, None)
+def _apply(rule: Rule, value: object, ctx: Hashable, with_context: bool) -> tuple[object, str | None]:
     try:
         text = to_text(value)
         if text is None:

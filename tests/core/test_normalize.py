@@ -294,3 +294,9 @@ def test_docs_field_reference_is_generated_from_the_catalogue():
     assert (Path(__file__).resolve().parents[2] / "docs" / "fields.md").read_text(encoding="utf-8") == render(), (
         "docs/fields.md is stale: run `python -m snap_capi_provider.core.docs > docs/fields.md`"
     )
+
+
+def test_normalize_column_does_not_confuse_values_that_hash_alike():
+    # 1 == 1.0 == True in Python, but they read differently: the per-value cache must keep them apart.
+    values, errors = n.normalize_column([1, True, 1.0, "1", np.int64(1)], n.external_id)
+    assert values == ["1", "true", "1", "1", "1"] and errors == [None] * 5
