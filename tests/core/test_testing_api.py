@@ -20,23 +20,16 @@ from snap_capi_provider.core.testing_api import (
     stats_reached,
     validate_batch,
 )
-from snap_capi_provider.emulator import CapiEmulator, Fault
+from snap_capi_provider.emulator import Fault
+from tests.conftest import PIXEL, TOKEN
 
-TOKEN = "tok-testing-SECRET-1a2b3c4d"
-PIXEL = "pixel-t"
 EM = "542d240129883c019e106e3b1b2d3f3cb3537c43c425364de8e951d5a3083345"
 
 
-@pytest.fixture(scope="module")
-def emu():
-    with CapiEmulator(access_tokens=(TOKEN,)) as emulator:
-        yield emulator
-
-
 @pytest.fixture
-def fresh(emu):
-    emu.reset()
-    return emu
+def fresh(emulator):
+    """The session's emulator (tests/conftest.py), reset for this test."""
+    return emulator
 
 
 def event(row: int, *, age_s: int = 60, **extra: object) -> BatchItem:

@@ -17,11 +17,9 @@ from snap_capi_provider.core.fields import FIELDS
 from snap_capi_provider.core.pipeline import Assets, send_rows
 from snap_capi_provider.core.sources import iter_chunks
 from snap_capi_provider.core.wire import encode_v2, encode_v3, soundex
-from snap_capi_provider.emulator import CapiEmulator
+from tests.conftest import PIXEL, TOKEN
 from tests.golden import GOLDEN
 
-TOKEN = "tok-v2-SECRET-5e6f7a8b"
-PIXEL = "pixel-v2"
 IP = "203.0.113.7"
 
 
@@ -42,17 +40,10 @@ def section_7_rows() -> list[dict]:
     ]
 
 
-@pytest.fixture(scope="module")
-def emu():
-    with CapiEmulator(access_tokens=(TOKEN,)) as emulator:
-        yield emulator
-
-
 @pytest.fixture
-def fresh(emu):
-    emu.reset()
-    emu.batch_mode = "whole"
-    return emu
+def fresh(emulator):
+    """The session's emulator (tests/conftest.py), reset for this test."""
+    return emulator
 
 
 @pytest.mark.parametrize(("text", "code"), [
