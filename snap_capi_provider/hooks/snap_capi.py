@@ -155,9 +155,7 @@ class SnapCapiHook(BaseHook):
         """Read the test-event stats of the configured asset: checks URL, token and access, sends nothing."""
         try:
             settings = self.settings
-            asset_id = settings.pixel_id or settings.snap_app_id
-            if not asset_id:
-                return False, "Set pixel_id or snap_app_id in the connection extras."
+            asset_id = self.asset_id()
             with self.get_conn() as client:
                 path, params = client.stats_path(asset_id)
                 response = client.get_json(path, params)
