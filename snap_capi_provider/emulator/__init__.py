@@ -7,7 +7,9 @@ Bearer header). Legacy v2: ``POST /v2/conversion``, ``POST /v2/conversion/valida
 ``GET /v2/conversion/validate/logs?asset_id=`` and ``.../stats`` (Bearer header only).
 Control endpoints (loopback only, no token): ``GET /_emulator/summary``, ``GET /_emulator/events``,
 ``GET /_emulator/test_events``, ``GET /_emulator/counts``, ``GET /_emulator/requests``,
-``GET /_emulator/faults``, ``POST /_emulator/reset``, ``POST /_emulator/faults``.
+``GET /_emulator/faults``, ``POST /_emulator/reset``, ``POST /_emulator/faults``,
+``GET|POST /_emulator/config`` (``{"count_only": true}``: the send endpoints only count events and ids,
+for benchmarks; also ``CapiEmulator(count_only=True)`` and ``snap-capi-emulator --count-only``).
 
 >>> with CapiEmulator() as emu:  # doctest: +SKIP
 ...     requests.post(f"{emu.url}/v3/PIXEL/events?access_token=test-token", json={"data": [...]})

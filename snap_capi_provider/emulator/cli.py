@@ -34,6 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"comma-separated kinds for --fault-rate, from: {', '.join(FAULT_KINDS)}",
     )
     p.add_argument("--seed", type=int, default=None, help="seed for random faults")
+    p.add_argument(
+        "--count-only",
+        action="store_true",
+        help="send endpoints check the token, then only count events and their ids (for benchmarks)",
+    )
     return p
 
 
@@ -53,6 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fault_rate=args.fault_rate,
         fault_kinds=[k.strip() for k in args.fault_kinds.split(",") if k.strip()],
         fault_seed=args.seed,
+        count_only=args.count_only,
     )
     stop = threading.Event()
     previous = {}

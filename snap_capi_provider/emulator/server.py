@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from .counting import count_events, scan_ids, scan_v2_asset
 from .faults import DEFAULT_RANDOM_KINDS, Fault, FaultPlan
 from .validation import v2_asset_id, v2_dedup_id, validate_v2_event, validate_v3_event
 
@@ -85,6 +86,9 @@ class CapiEmulator:
     rejects the batch, nothing recorded) or ``"partial"`` (valid events recorded, the same 400 body).
     ``fault_rate``/``fault_kinds``/``fault_seed`` configure a baseline random fault rate that
     :meth:`reset` restores (``0`` by default); :meth:`set_fault_rate` changes it until the next reset.
+    ``count_only`` (for benchmarks) makes the send endpoints check the token, then only count the events
+    and scan their ids from the raw body (see :mod:`.counting`): nothing is validated or retained, so
+    :meth:`accepted_events` stays empty while :meth:`summary` and the counts by event id still work.
     """
 
     def __init__(
@@ -103,6 +107,7 @@ class CapiEmulator:
         fault_rate: float = 0.0,
         fault_kinds: Iterable[str] = DEFAULT_RANDOM_KINDS,
         fault_seed: int | None = None,
+        count_only: bool = False,
     ) -> None:
         if batch_mode not in ("whole", "partial"):
             raise ValueError("batch_mode must be 'whole' or 'partial'")
@@ -119,6 +124,7 @@ class CapiEmulator:
         self.max_event_age_days = max_event_age_days
         self.max_future_skew_s = max_future_skew_s
         self.max_body_bytes = max_body_bytes
+        self.count_only = bool(count_only)
         self.clock = clock
         self._baseline_faults = (float(fault_rate), tuple(fault_kinds), fault_seed)
         self._faults = FaultPlan()
@@ -280,7 +286,13 @@ class CapiEmulator:
             k: sum(s[k] for s in by_asset.values())
             for k in ("accepted", "stored", "unique_event_ids", "duplicates", "test_events")
         }
-        return {**totals, "requests": n_requests, "by_asset": by_asset}
+        return {
+            **totals,
+            "events": totals["accepted"],
+            "requests": n_requests,
+            "count_only": self.count_only,
+            "by_asset": by_asset,
+        }
 
     # ------------------------------------------------------------------ recording (called by the handler)
 
@@ -303,6 +315,16 @@ class CapiEmulator:
                     self._stored.append((asset, chunk, index))
             for asset, n in per_asset.items():
                 self._live.setdefault(asset, []).append((now, n))
+
+    def _record_counted(self, asset: str | None, n_events: int, event_ids: list[str]) -> None:
+        """Count-only mode: record ``n_events`` accepted events of one request and their ids."""
+        now = self.clock()
+        with self._lock:
+            counts = self._counts
+            for eid in event_ids:
+                key = (asset, eid)
+                counts[key] = counts.get(key, 0) + 1
+            self._live.setdefault(asset, []).append((now, n_events))
 
     def _record_tests(self, tests: list[_TestEvent]) -> None:
         with self._lock:
@@ -531,6 +553,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _decode(self, body: bytes) -> tuple[bytes, Any]:
         """Decompress (gzip) and parse JSON into ``(raw, payload)``, or raise _BodyError."""
+        body = self._inflate(body)
+        try:
+            return body, json.loads(body, parse_constant=_reject_constant)
+        except (ValueError, RecursionError):
+            raise _BodyError(400, "Request body is not valid JSON") from None
+
+    def _inflate(self, body: bytes) -> bytes:
+        """Decompress (gzip) a non-empty body within the size limit, or raise _BodyError."""
         limit = self._emu.max_body_bytes or HARD_BODY_LIMIT
         encoding = self.headers.get("Content-Encoding", "").strip().lower()
         if encoding in ("gzip", "x-gzip"):
@@ -549,10 +579,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise _BodyError(415, "Unsupported Content-Encoding (use gzip or none)")
         if not body:
             raise _BodyError(400, "Request body is empty")
-        try:
-            return body, json.loads(body, parse_constant=_reject_constant)
-        except (ValueError, RecursionError):
-            raise _BodyError(400, "Request body is not valid JSON") from None
+        return body
 
     # ------------------------------------------------------------------ dispatch
 
@@ -683,6 +710,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, emu._stats(self._asset) if kind == "stats" else emu._logs(self._asset))
             return
 
+        if kind == "send" and emu.count_only:
+            self._count_only(version, self._inflate(body))
+            return
         raw, payload = self._decode(body)
         if version == "v3":
             self._v3_events(kind, raw, payload)
@@ -747,6 +777,22 @@ class _Handler(BaseHTTPRequestHandler):
                         "errors": {"codes": ["INVALID_EVENT"], "error_msgs": [msg]},
                     },
                 )
+
+    def _count_only(self, version: str, body: bytes) -> None:
+        """Count-only mode: count the events and scan their ids, no parsing, no validation."""
+        emu = self._emu
+        self._n_events = n = count_events(body, version)
+        if n == 0:
+            raise _BodyError(400, "Request body must contain at least one event")
+        if n > emu.max_events_per_request:
+            raise _BodyError(
+                400,
+                f"Too many events: {n} in one request, the limit is {emu.max_events_per_request} per request",
+            )
+        if version == "v2":
+            self._asset = scan_v2_asset(body)
+        emu._record_counted(self._asset, n, scan_ids(body, version))
+        self._send(200, _V3_OK if version == "v3" else _V2_OK)
 
     # ------------------------------------------------------------------ v3
 
@@ -935,8 +981,28 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, {"status": "OK"})
         elif route == ("POST", "/_emulator/faults"):
             self._post_faults(body)
+        elif route == ("GET", "/_emulator/config"):
+            self._send(200, {"count_only": emu.count_only})
+        elif route == ("POST", "/_emulator/config"):
+            self._post_config(body)
         else:
             self._send(404, {"status": "ERROR", "reason": "unknown control endpoint"})
+
+    def _post_config(self, body: bytes) -> None:
+        """Take ``{"count_only": true|false}``; answer the configuration now in force."""
+        emu = self._emu
+        try:
+            spec = json.loads(body or b"null")
+        except ValueError:
+            spec = None
+        if not isinstance(spec, dict) or set(spec) - {"count_only"} or not all(
+            type(v) is bool for v in spec.values()
+        ):
+            self._send(400, {"status": "ERROR", "reason": 'expected a JSON object such as {"count_only": true}'})
+            return
+        if "count_only" in spec:
+            emu.count_only = spec["count_only"]
+        self._send(200, {"status": "OK", "count_only": emu.count_only})
 
     def _post_faults(self, body: bytes) -> None:
         """Take a JSON list of faults, or ``{"faults": [...], "rate": r, "kinds": [...], "seed": s}``."""
