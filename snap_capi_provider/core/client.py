@@ -4,27 +4,40 @@ The client speaks HTTP and retries what is transient (408, 429, 5xx, timeouts, d
 exponential backoff and jitter, honouring ``Retry-After``. It never retries another 4xx. It knows paths
 and auth of v3 and v2; what a response *means* for each event is decided in
 :mod:`snap_capi_provider.core.delivery`.
+
+The token comes from a token provider (:mod:`snap_capi_provider.core.auth`): a long-lived token, or
+OAuth. With OAuth, a request refused with 401 (or a 400 whose message is about the token) makes the
+client refresh the token once and send that request again. Every attempt has a total deadline
+(``total_timeout``, default the longest of ``timeout``), so a server that drips its answer one byte at
+a time cannot hold a request for longer: a watchdog closes the connection at the deadline.
 """
 
 from __future__ import annotations
 
 import email.utils
 import gzip
-import ipaddress
+import heapq
+import itertools
 import json
 import logging
 import math
+import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import requests
 import tenacity
 from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from snap_capi_provider.core.redact import install_log_filters, redact, register_secret, scrub_pii
+from snap_capi_provider.core.auth import StaticToken, TokenProvider
+from snap_capi_provider.core.errors import SnapCapiAuthError, SnapCapiError, SnapCapiRetriesExhausted
+from snap_capi_provider.core.redact import install_log_filters, redact, scrub_pii
+from snap_capi_provider.core.urls import check_https_or_loopback, is_loopback, safe_url
 
 log = logging.getLogger(__name__)
 
@@ -32,26 +45,44 @@ DEFAULT_BASE_URL = "https://tr.snapchat.com"
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
-class SnapCapiError(Exception):
-    """Base error; messages never contain the access token or event data."""
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "RETRYABLE_STATUS",
+    "ApiResponse",
+    "RetryPolicy",
+    "SnapCapiAuthError",
+    "SnapCapiClient",
+    "SnapCapiError",
+    "SnapCapiRetriesExhausted",
+    "auth",
+    "check_base_url",
+    "endpoint",
+    "is_token_message",
+    "log_exchange",
+]
+
+#: Words of an error message that say the token (not the events) is the problem.
+AUTH_HINTS = ("access token", "access_token", "unauthorized", "authentication", "oauth")
 
 
-class SnapCapiAuthError(SnapCapiError):
-    """The token was refused or has no access to the asset (401/403)."""
-
-
-class SnapCapiRetriesExhausted(SnapCapiError):
-    """A transient failure persisted through every retry."""
-
-    def __init__(self, message: str, retries: int):
-        super().__init__(message)
-        self.retries = retries
+def is_token_message(message: str) -> bool:
+    """Whether an error message from Snap is about the token (Snap sometimes answers a bad one with 400)."""
+    lowered = (message or "").lower()
+    return any(hint in lowered for hint in AUTH_HINTS)
 
 
 class _Transient(SnapCapiError):
     def __init__(self, message: str, retry_after: float | None = None):
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class _TokenRefused(Exception):
+    """Snap refused the token of one attempt: 401, or (OAuth) a 400 about the token (``response`` set)."""
+
+    def __init__(self, message: str, token: str, response: ApiResponse | None = None):
+        super().__init__(message)
+        self.token, self.response = token, response
 
 
 @dataclass
@@ -79,9 +110,14 @@ class RetryPolicy:
 
 @dataclass
 class SnapCapiClient:
-    """A thread-safe client for one token. Use as a context manager or call :meth:`close`."""
+    """A thread-safe client for one token. Use as a context manager or call :meth:`close`.
 
-    access_token: str
+    Give either ``access_token`` (a long-lived token) or ``token_provider`` (e.g. OAuth, see
+    :mod:`snap_capi_provider.core.auth`). ``timeout`` is (connect, read) per socket operation;
+    ``total_timeout`` bounds a whole attempt (default: the longest of ``timeout``).
+    """
+
+    access_token: str | None = None
     base_url: str = DEFAULT_BASE_URL
     api_version: str = "v3"
     timeout: tuple[float, float] = (5.0, 30.0)
@@ -90,26 +126,39 @@ class SnapCapiClient:
     compress: bool = False
     debug: bool = False
     sleep: Callable[[float], None] = time.sleep
+    token_provider: TokenProvider | None = None
+    total_timeout: float | None = None
 
     def __post_init__(self) -> None:
-        if not self.access_token:
-            raise SnapCapiError("No Snap access token configured.")
+        if self.token_provider is not None and self.access_token:
+            raise SnapCapiError("Give the client an access_token or a token_provider, not both.")
+        if self.token_provider is None:
+            if not self.access_token:
+                raise SnapCapiError("No Snap access token configured.")
+            self.token_provider = StaticToken(self.access_token)
+        self._tokens: TokenProvider = self.token_provider
+        self._can_refresh = self._tokens.kind != "token"
+        if isinstance(self.timeout, (int, float)):
+            self.timeout = (min(float(self.timeout), 10.0), float(self.timeout))
+        if self.total_timeout is None:
+            self.total_timeout = max(self.timeout)
+        if not (self.total_timeout > 0 and math.isfinite(self.total_timeout)):
+            raise SnapCapiError("total_timeout must be a positive number of seconds.")
         if self.api_version not in ("v2", "v3"):
             raise SnapCapiError(f"api_version must be 'v3' or 'v2', not {self.api_version!r}.")
         self.base_url = check_base_url(self.base_url)
         if self.retry.max_retries < 0 or self.retry.backoff_initial_s < 0 or self.retry.backoff_max_s < 0:
             raise SnapCapiError("Retry settings must not be negative.")
-        register_secret(self.access_token)
         install_log_filters()
         self._session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self.pool_size, max_retries=0)
+        adapter = _DeadlineAdapter(pool_connections=1, pool_maxsize=self.pool_size, max_retries=0)
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
         self._session.headers.update({"User-Agent": "snap-capi-provider", "Content-Type": "application/json"})
 
     def __repr__(self) -> str:
-        return (f"SnapCapiClient(base_url={self.base_url!r}, api_version={self.api_version!r}, "
-                "access_token='***')")
+        return (f"SnapCapiClient(base_url={safe_url(self.base_url)!r}, api_version={self.api_version!r}, "
+                f"auth={self._tokens.kind!r}, access_token='***')")
 
     def __enter__(self) -> SnapCapiClient:
         return self
@@ -146,10 +195,12 @@ class SnapCapiClient:
                 params: dict[str, str] | None = None, n_events: int = 0) -> ApiResponse:
         """One logical request, retried on transient failures; returns the final answer.
 
-        Raises :class:`SnapCapiAuthError` on 401/403 and :class:`SnapCapiRetriesExhausted` when
-        retries run out. Any other status is returned for the caller to interpret.
+        Raises :class:`SnapCapiAuthError` on 401/403 (with OAuth: after one refresh and one more try, or
+        when the refresh fails) and :class:`SnapCapiRetriesExhausted` when retries run out. Any other
+        status is returned for the caller to interpret.
         """
         retries = 0
+        refreshed = False
 
         def count_retry(state: tenacity.RetryCallState) -> None:
             nonlocal retries
@@ -166,14 +217,27 @@ class SnapCapiClient:
             sleep=self.sleep,
             reraise=True,
         )
-        try:
-            response = retrying(self._once, method, path, body, params, n_events)
-        except _Transient as exc:
-            raise SnapCapiRetriesExhausted(
-                f"Snap CAPI {method} {path} failed after {retries} retries: {exc}", retries
-            ) from None
-        response.retries = retries
-        return response
+        while True:
+            try:
+                response = retrying(self._once, method, path, body, params, n_events)
+            except _Transient as exc:
+                raise SnapCapiRetriesExhausted(
+                    f"Snap CAPI {method} {path} failed after {retries} retries: {exc}", retries
+                ) from None
+            except _TokenRefused as exc:
+                if refreshed or not self._can_refresh:
+                    if exc.response is not None:  # a 400 about the token: delivery reports it
+                        exc.response.retries = retries
+                        return exc.response
+                    raise SnapCapiAuthError(str(exc)) from None
+                refreshed = True
+                log.warning("Snap CAPI %s %s: the access token was refused; refreshing it and trying once more.",
+                            method, path)
+                self._tokens.refresh(exc.token)  # raises SnapCapiAuthError when the refresh fails
+                retries += 1
+                continue
+            response.retries = retries
+            return response
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -188,10 +252,11 @@ class SnapCapiClient:
 
     def _once(self, method: str, path: str, body: bytes | None, params: dict[str, str] | None,
               n_events: int) -> ApiResponse:
+        token = self._tokens.token()
         query = dict(params or {})
-        headers = {"Authorization": f"Bearer {self.access_token}"}
+        headers = {"Authorization": f"Bearer {token}"}
         if self.api_version == "v3":
-            query["access_token"] = self.access_token
+            query["access_token"] = token
         data = body
         if body is not None and self.compress:
             data = gzip.compress(body, compresslevel=1)
@@ -201,6 +266,8 @@ class SnapCapiClient:
         # (token included), and an exception raised inside would keep one as ``__context__``.
         error: SnapCapiError | None = None
         http: requests.Response | None = None
+        deadline = _WATCHDOG.watch(self.total_timeout)
+        _CURRENT.deadline = deadline
         try:
             http = self._session.request(method, self.base_url + path, params=query, data=data,
                                          headers=headers, timeout=self.timeout)
@@ -211,6 +278,11 @@ class SnapCapiClient:
         except Exception as exc:  # anything else from the HTTP stack: its text may hold the URL
             error = SnapCapiError(
                 f"Snap CAPI {method} {path} failed: {type(exc).__name__}: {self._redact(str(exc))}")
+        finally:
+            _CURRENT.deadline = None
+            fired = deadline.done()
+        if fired and http is None:
+            error = _Transient(f"timed out (the attempt took longer than {self.total_timeout:g}s)")
         if error is not None:
             raise error
         assert http is not None
@@ -221,19 +293,23 @@ class SnapCapiClient:
                      elapsed, text)
         if http.status_code in RETRYABLE_STATUS:
             raise _Transient(f"HTTP {http.status_code}", _retry_after(http.headers.get("Retry-After")))
-        if http.status_code in (401, 403):
-            raise SnapCapiAuthError(
-                f"Snap CAPI refused the access token or its access to this asset (HTTP {http.status_code}) "
-                f"on {method} {path}: {_reason(text)}"
-            )
+        message = (f"Snap CAPI refused the access token or its access to this asset (HTTP {http.status_code}) "
+                   f"on {method} {path}: {_reason(text)}")
+        if http.status_code == 401:
+            raise _TokenRefused(message, token)
+        if http.status_code == 403:
+            raise SnapCapiAuthError(message)
         try:
             parsed = json.loads(http.content) if http.content else None
         except ValueError:
             parsed = None
-        return ApiResponse(http.status_code, parsed, text, elapsed_s=elapsed)
+        response = ApiResponse(http.status_code, parsed, text, elapsed_s=elapsed)
+        if http.status_code == 400 and self._can_refresh and is_token_message(_messages(parsed, text)):
+            raise _TokenRefused(message, token, response)
+        return response
 
     def _redact(self, text: str) -> str:
-        return redact(text, (self.access_token,))
+        return redact(text, self._tokens.secrets())
 
 
 def endpoint(api_version: str, kind: str, asset_id: str) -> tuple[str, dict[str, str]]:
@@ -261,6 +337,17 @@ def log_exchange(method: str, path: str, status: int, n_events: int, elapsed_s: 
     response body, token-redacted by the caller and PII-scrubbed here. Request bodies are never logged."""
     log.info("Snap CAPI %s %s -> %d (%d events, %.3fs): %s", method, path, status, n_events, elapsed_s,
              scrub_pii(text))
+
+
+def _messages(body: Any, text: str) -> str:
+    """Snap's reason and error messages of an answer, joined (for :func:`is_token_message`)."""
+    if not isinstance(body, dict):
+        return text[:500]
+    parts = [str(body.get("reason") or "")]
+    errors = body.get("errors")
+    if isinstance(errors, dict) and isinstance(errors.get("error_msgs"), list):
+        parts.extend(str(m) for m in errors["error_msgs"][:5])
+    return " ".join(parts)
 
 
 def _reason(text: str) -> str:
@@ -292,24 +379,108 @@ def _retry_after(value: str | None) -> float | None:
 
 def check_base_url(url: str | None) -> str:
     """An https URL (Snap or a Launch Pad), or plain http to a loopback host such as the emulator."""
-    url = (url or DEFAULT_BASE_URL).strip().rstrip("/")
-    if "://" not in url:
-        url = "https://" + url
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return url
-    if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
-        return url
-    raise SnapCapiError(
-        f"Refusing base URL with scheme {parts.scheme!r} and host {parts.hostname!r}: use https "
-        "(plain http is allowed only to a loopback host such as the local emulator)."
-    )
+    return check_https_or_loopback(url or DEFAULT_BASE_URL, "base URL")
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+_is_loopback = is_loopback  # the former private name
+
+
+# ---------------------------------------------------------------------------- the per-attempt deadline
+
+
+class _Deadline:
+    """One attempt's deadline: at expiry, the watchdog shuts the attempt's socket down."""
+
+    __slots__ = ("_conn", "_fired", "_lock", "_over", "at")
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+        self._lock = threading.Lock()
+        self._conn: Any = None
+        self._fired = False
+        self._over = False
+
+    def attach(self, conn: Any) -> None:
+        with self._lock:
+            self._conn = conn
+
+    def fire(self) -> bool:
+        """Abort the attempt; True when it must be checked again (no socket yet)."""
+        with self._lock:
+            if self._over:
+                return False
+            self._fired = True
+            sock = getattr(self._conn, "sock", None)
+            if sock is None:
+                return True
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return False
+
+    def done(self) -> bool:
+        """End of the attempt (the watchdog leaves it alone from now on); whether it fired."""
+        with self._lock:
+            self._over = True
+            return self._fired
+
+
+class _Watchdog:
+    """One daemon thread for every client: fires the deadlines of attempts that run too long."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, _Deadline]] = []
+        self._cond = threading.Condition()
+        self._ids = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, seconds: float) -> _Deadline:
+        deadline = _Deadline(time.monotonic() + seconds)
+        with self._cond:
+            heapq.heappush(self._heap, (deadline.at, next(self._ids), deadline))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="snap-capi-deadlines", daemon=True)
+                self._thread.start()
+            elif self._heap[0][2] is deadline:
+                self._cond.notify()
+        return deadline
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    while self._heap and self._heap[0][2]._over:
+                        heapq.heappop(self._heap)  # finished in time: most attempts
+                    wait = self._heap[0][0] - time.monotonic() if self._heap else 60.0
+                    if wait <= 0:
+                        _, _, due = heapq.heappop(self._heap)
+                        break
+                    self._cond.wait(wait)
+            if due.fire():  # still connecting: look again shortly
+                with self._cond:
+                    heapq.heappush(self._heap, (time.monotonic() + 0.05, next(self._ids), due))
+
+
+_WATCHDOG = _Watchdog()
+_CURRENT = threading.local()
+
+
+class _DeadlinePool(HTTPConnectionPool):
+    def _make_request(self, conn: Any, *args: Any, **kwargs: Any) -> Any:
+        deadline = getattr(_CURRENT, "deadline", None)
+        if deadline is not None:
+            deadline.attach(conn)
+        return super()._make_request(conn, *args, **kwargs)
+
+
+class _DeadlineHTTPSPool(HTTPSConnectionPool):
+    _make_request = _DeadlinePool._make_request
+
+
+class _DeadlineAdapter(HTTPAdapter):
+    """urllib3 pools that tell the current attempt's deadline which connection it uses."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _DeadlinePool, "https": _DeadlineHTTPSPool}

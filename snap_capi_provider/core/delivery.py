@@ -38,10 +38,10 @@ from snap_capi_provider.core.client import (
     SnapCapiAuthError,
     SnapCapiClient,
     SnapCapiRetriesExhausted,
+    is_token_message,
 )
 from snap_capi_provider.core.redact import scrub_pii
 
-_AUTH_HINTS = ("access token", "access_token", "unauthorized", "authentication", "oauth")
 ACCEPTED_STATUSES = frozenset({"VALID", "SUCCESS"})
 NEGATIVE_STATUSES = frozenset({"INVALID", "FAILED", "PARTIAL"})
 UNCONFIRMED = "unconfirmed_response"
@@ -272,5 +272,4 @@ def _failure_reason(message: str) -> str:
 
 
 def _looks_like_auth(body: dict | None, text: str) -> bool:
-    message = (_message(body) or text or "").lower()
-    return any(hint in message for hint in _AUTH_HINTS)
+    return is_token_message(_message(body) or text or "")
