@@ -8,6 +8,7 @@ where Snap wants hashes) plus the rows it rejected with a reason. Encoders in
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -15,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 import pendulum
 import phonenumbers
@@ -22,12 +24,18 @@ import phonenumbers
 from snap_capi_provider.core import fields as catalogue
 from snap_capi_provider.core import normalize as rules
 from snap_capi_provider.core.fields import BY_KEY, FIELDS, SnapField
+from snap_capi_provider.core.readiness import IDENTIFIER_KEYS, Readiness, identity_masks
+from snap_capi_provider.core.sources import UNREADABLE
 
 InvalidFieldPolicy = Literal["reject", "drop"]
 # Fields whose bad value always rejects the row: without them there is no event.
 _EVENT_LEVEL = frozenset({"event_name", "event_time", "action_source", "event_id"})
 # Fields whose values arrive in a mapped column as structured values, not text.
 _STRUCTURED = frozenset({"content_ids"})
+# Fields whose rule reads the row's normalized country (lower-case alpha-2) as its second argument.
+_COUNTRY_CONTEXT = frozenset({"zp"})  # TODO(st): once the state rule takes the country
+# Fields whose rule may say "opted out" (the all-zero mobile ad id): the value is left out, the row kept.
+_OPT_OUT_KEYS = frozenset({"madid", "idfv"})
 
 
 class ConfigError(ValueError):
@@ -88,6 +96,8 @@ class EventChunk:
     plain: dict[str, list[object]]
     digests: dict[str, list[str | None]]
     event_ids: list[str]
+    masks: np.ndarray | None = None
+    """Identifier bit mask of each event (:mod:`snap_capi_provider.core.readiness`)."""
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -98,6 +108,7 @@ class ChunkResult:
     events: EventChunk
     rejected: list[tuple[int, str]] = field(default_factory=list)
     warnings: dict[str, int] = field(default_factory=dict)
+    readiness: Readiness = field(default_factory=Readiness)
 
 
 def resolve_mapping(columns: Sequence[str], field_mapping: Mapping[str, str] | None) -> dict[str, str]:
@@ -172,14 +183,25 @@ def _aliases() -> set[str]:
 
 
 def build_events(frame: pd.DataFrame, mapping: Mapping[str, str], options: EventOptions,
-                 first_row: int = 0) -> ChunkResult:
-    """Normalize, hash and validate one chunk; every row ends as an event or a rejection."""
+                 first_row: int = 0, row_numbers: Sequence[int] | None = None) -> ChunkResult:
+    """Normalize, hash and validate one chunk; every row ends as an event or a rejection.
+
+    Rows are numbered ``first_row + position`` unless ``row_numbers`` gives each row's number (a
+    sharded run keeps the positions of the whole input). Rows the source could not read (listed in
+    ``frame.attrs[UNREADABLE]``) are rejected with the source's reason.
+    """
     n = len(frame)
+    numbers = list(row_numbers) if row_numbers is not None else list(range(first_row, first_row + n))
     reasons: list[str | None] = [None] * n
+    for position, reason in frame.attrs.get(UNREADABLE, {}).items():
+        if 0 <= position < n:
+            reasons[position] = reason
     warnings: dict[str, int] = {}
     plain: dict[str, list[object]] = {}
+    readiness = Readiness(unmapped=tuple(key for key in IDENTIFIER_KEYS if key not in mapping))
 
-    def reject(errors: Sequence[str | None], snap_field: SnapField) -> None:
+    def reject(errors: Sequence[str | None], snap_field: SnapField, values: Sequence[object]) -> None:
+        readiness.note_field(snap_field.key, errors, values)
         drop = options.invalid_field_policy == "drop" and snap_field.key not in _EVENT_LEVEL
         for i, error in enumerate(errors):
             if error is None:
@@ -192,11 +214,11 @@ def build_events(frame: pd.DataFrame, mapping: Mapping[str, str], options: Event
     def column(key: str) -> list[object] | None:
         return frame[mapping[key]].tolist() if key in mapping else None
 
-    # Country first: phones and zips read it.
+    # Country first: phones, states and zips read it.
     countries: list[object] = [None] * n
     if "country" in mapping:
         countries, errors = rules.normalize_column(column("country"), BY_KEY["country"].rule)
-        reject(errors, BY_KEY["country"])
+        reject(errors, BY_KEY["country"], countries)
         plain["country"] = countries
     for key, source in mapping.items():
         snap_field = BY_KEY[key]
@@ -206,11 +228,15 @@ def build_events(frame: pd.DataFrame, mapping: Mapping[str, str], options: Event
             default = (options.default_phone_region or "").upper() or None
             regions = [c.upper() if isinstance(c, str) and len(c) == 2 else default for c in countries]
             values, errors = rules.normalize_column(frame[source], snap_field.rule, regions)
-        elif key == "zp":
+        elif key in _COUNTRY_CONTEXT:
             values, errors = rules.normalize_column(frame[source], snap_field.rule, countries)
         else:
             values, errors = rules.normalize_column(frame[source], snap_field.rule)
-        reject(errors, snap_field)
+        if key in _OPT_OUT_KEYS:
+            opted_out = getattr(rules, "OPTED_OUT", "opted_out")
+            readiness.opted_out += sum(1 for error in errors if error == opted_out)
+            errors = [None if error == opted_out else error for error in errors]
+        reject(errors, snap_field, values)
         plain[key] = values
     if "content_ids" in mapping:
         plain["content_ids"] = _content_ids(column("content_ids"), reasons, options, warnings)
@@ -222,16 +248,21 @@ def build_events(frame: pd.DataFrame, mapping: Mapping[str, str], options: Event
     digests = _hash_columns(plain)
     _check_events(plain, n, reasons, warnings)
     event_ids = _event_ids(frame, plain, digests, options, n, reasons)
+    masks = identity_masks(plain, n)
 
     keep = [i for i in range(n) if reasons[i] is None]
-    rejected = [(first_row + i, reasons[i]) for i in range(n) if reasons[i] is not None]
-    chunk = EventChunk(
-        rows=[first_row + i for i in keep],
-        plain={key: [values[i] for i in keep] for key, values in plain.items()},
-        digests={key: [values[i] for i in keep] for key, values in digests.items()},
-        event_ids=[event_ids[i] for i in keep],
-    )
-    return ChunkResult(chunk, rejected, warnings)
+    rejected = [(numbers[i], reasons[i]) for i in range(n) if reasons[i] is not None]
+    if len(keep) == n:
+        chunk = EventChunk(numbers, plain, digests, event_ids, masks)
+    else:
+        chunk = EventChunk(
+            rows=[numbers[i] for i in keep],
+            plain={key: [values[i] for i in keep] for key, values in plain.items()},
+            digests={key: [values[i] for i in keep] for key, values in digests.items()},
+            event_ids=[event_ids[i] for i in keep],
+            masks=masks[keep],
+        )
+    return ChunkResult(chunk, rejected, warnings, readiness)
 
 
 def _fill_constant(plain: dict[str, list[object]], key: str, constant: str | None, n: int,
@@ -255,25 +286,22 @@ def _event_times(values: list[object] | None, options: EventOptions, n: int,
         for i in range(n):
             reasons[i] = reasons[i] or "missing_event_time"
         return [None] * n
+    seconds, errors = _normalize_event_times(values, options.timezone)
     now = options.clock()
     oldest = now - options.max_event_age_days * 86400
     newest = now + options.max_future_skew_s
     out: list[object] = [None] * n
-    for i, value in enumerate(values):
-        try:
-            seconds = rules.event_time(value, options.timezone)
-        except rules.InvalidValue as exc:
-            reasons[i] = reasons[i] or exc.reason
-            continue
-        except (ValueError, TypeError, ArithmeticError, LookupError, AttributeError):
-            reasons[i] = reasons[i] or "invalid_event_time"  # a parser surprised by odd input
-            continue
-        if seconds < oldest:
+    for i, value in enumerate(seconds):
+        if errors[i] is not None:
+            reasons[i] = reasons[i] or errors[i]
+        elif value is None:
+            reasons[i] = reasons[i] or "missing_event_time"
+        elif value < oldest:
             reasons[i] = reasons[i] or "event_too_old"
-        elif seconds > newest:
+        elif value > newest:
             reasons[i] = reasons[i] or "event_in_future"
         else:
-            out[i] = seconds
+            out[i] = value
     return out
 
 
@@ -297,41 +325,39 @@ def _hash_columns(plain: dict[str, list[object]]) -> dict[str, list[str | None]]
     digests: dict[str, list[str | None]] = {}
     for key, values in plain.items():
         snap_field = BY_KEY[key]
-        if not (snap_field.hashed or snap_field.v2_hashed):
-            continue
-        cache: dict[object, str] = {}
-        column: list[str | None] = []
-        for value in values:
-            if value is None:
-                column.append(None)
-                continue
-            digest = cache.get(value)
-            if digest is None:
-                digest = cache[value] = rules.sha256_hex(str(value))
-            column.append(digest)
-        digests[key] = column
+        if snap_field.hashed or snap_field.v2_hashed:
+            digests[key] = list(map(functools.cache(_sha256_or_none), values))
     return digests
+
+
+def _sha256_or_none(value: object) -> str | None:
+    return None if value is None else rules.sha256_hex(str(value))
 
 
 def _check_events(plain: dict[str, list[object]], n: int, reasons: list[str | None],
                   warnings: dict[str, int]) -> None:
-    """Event-level rules: identity minimum, PURCHASE currency/value, WEB page URL."""
-    user_keys = [key for key in plain if key in catalogue.USER_DATA_KEYS]
-    names, sources = plain["event_name"], plain["action_source"]
-    currency, value, url = plain.get("currency"), plain.get("value"), plain.get("event_source_url")
-    for i in range(n):
-        if reasons[i] is not None:
-            continue
-        present = {key for key in user_keys if plain[key][i] is not None}
-        if not catalogue.has_identity(present):
-            reasons[i] = "insufficient_identity"
-        elif names[i] == "PURCHASE" and (currency is None or currency[i] is None):
-            reasons[i] = "purchase_missing_currency"
-        elif names[i] == "PURCHASE" and (value is None or value[i] is None):
-            reasons[i] = "purchase_missing_value"
-        elif sources[i] == "WEB" and (url is None or url[i] is None):
-            warnings["web_event_without_event_source_url"] = warnings.get(
-                "web_event_without_event_source_url", 0) + 1
+    """Event-level rules: identity minimum, PURCHASE currency/value, WEB page URL (column-wise)."""
+
+    def present(key: str) -> np.ndarray:
+        values = plain.get(key)
+        if values is None:
+            return np.zeros(n, bool)
+        return np.fromiter((value is not None for value in values), bool, n)
+
+    identity = present("em") | present("ph") | present("madid") | (
+        present("client_ip_address") & present("client_user_agent"))
+    purchase = np.fromiter((name == "PURCHASE" for name in plain["event_name"]), bool, n)
+    no_currency, no_value = purchase & ~present("currency"), purchase & ~present("value")
+    web_without_url = np.fromiter((source == "WEB" for source in plain["action_source"]), bool, n) & ~present(
+        "event_source_url")
+    for rule, reason in ((~identity, "insufficient_identity"), (no_currency, "purchase_missing_currency"),
+                         (no_value, "purchase_missing_value")):
+        for i in np.flatnonzero(rule).tolist():
+            if reasons[i] is None:
+                reasons[i] = reason
+    warned = sum(1 for i in np.flatnonzero(web_without_url).tolist() if reasons[i] is None)
+    if warned:
+        warnings["web_event_without_event_source_url"] = warnings.get("web_event_without_event_source_url", 0) + warned
 
 
 def _event_ids(frame: pd.DataFrame, plain: dict[str, list[object]], digests: dict[str, list[str | None]],
@@ -368,3 +394,21 @@ def _event_ids(frame: pd.DataFrame, plain: dict[str, list[object]], digests: dic
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def _normalize_event_times(values: list[object], timezone: str | None) -> tuple[list[int | None], list[str | None]]:
+    if hasattr(rules, "normalize_event_times"):
+        return rules.normalize_event_times(values, timezone)
+    seconds: list[int | None] = []
+    errors: list[str | None] = []
+    for value in values:
+        try:
+            seconds.append(rules.event_time(value, timezone))
+            errors.append(None)
+        except rules.InvalidValue as exc:
+            seconds.append(None)
+            errors.append(exc.reason)
+        except (ValueError, TypeError, ArithmeticError, LookupError, AttributeError):
+            seconds.append(None)
+            errors.append("invalid_event_time")
+    return seconds, errors

@@ -5,6 +5,8 @@ from __future__ import annotations
 import unicodedata
 from typing import Literal
 
+import orjson
+
 from snap_capi_provider.core.events import EventChunk
 from snap_capi_provider.core.fields import BY_KEY
 
@@ -13,61 +15,97 @@ API_VERSIONS: tuple[str, ...] = ("v3", "v2")
 
 
 def encode_v3(chunk: EventChunk, also_hashed: frozenset[str] = frozenset()) -> list[dict[str, object]]:
-    """v3 events: root fields, ``user_data`` (hashed fields as one-item lists), ``custom_data``.
-
-    ``also_hashed`` names raw fields to send hashed anyway (``madid``, where Snap's docs are ambiguous).
-    """
-    n = len(chunk)
-    events: list[dict[str, object]] = [{"event_id": event_id} for event_id in chunk.event_ids]
-    user_data: list[dict[str, object]] = [{} for _ in range(n)]
-    custom_data: list[dict[str, object]] = [{} for _ in range(n)]
-    targets = {"root": events, "user_data": user_data, "custom_data": custom_data}
-    for key, plain in chunk.plain.items():
-        snap_field = BY_KEY[key]
-        source = chunk.digests[key] if snap_field.hashed or key in also_hashed else plain
-        target = targets[snap_field.location]
-        if snap_field.as_list:
-            for record, value in zip(target, source, strict=True):
-                if value is not None:
-                    record[key] = [value]
-        else:
-            for record, value in zip(target, source, strict=True):
-                if value is not None:
-                    record[key] = value
-    for event, user, custom in zip(events, user_data, custom_data, strict=True):
-        event["user_data"] = user
-        if custom:
-            event["custom_data"] = custom
-    return events
+    """v3 events as dicts (see :func:`payloads_v3`, which the send path uses)."""
+    return [orjson.loads(payload) for payload in payloads_v3(chunk, also_hashed) if payload is not None]
 
 
 def encode_v2(chunk: EventChunk, asset: dict[str, str]) -> list[dict[str, object]]:
-    """Legacy v2 flat events: every value a string, IP hashed, Soundex codes beside names and places.
+    """Legacy v2 events as dicts (see :func:`payloads_v2`, which the send path uses)."""
+    return [orjson.loads(payload) for payload in payloads_v2(chunk, asset) if payload is not None]
 
-    ``asset`` is ``{"pixel_id": ...}`` or ``{"snap_app_id": ..., "app_id": ...}``.
+
+def payloads_v3(chunk: EventChunk, also_hashed: frozenset[str] = frozenset()) -> list[bytes | None]:
+    """Each event as v3 JSON: root fields, ``user_data`` (hashed fields as one-item lists), ``custom_data``.
+
+    Built column by column from JSON fragments, each distinct value encoded once, so no dict is made
+    per event. ``also_hashed`` names raw fields to send hashed anyway (``madid``, where Snap's docs are
+    ambiguous). An event with a value JSON cannot carry is ``None``.
     """
-    columns = []
+    parts: dict[str, list[list[bytes | None]]] = {"root": [_fragments("event_id", chunk.event_ids, False)],
+                                                  "user_data": [], "custom_data": []}
+    for key, plain in chunk.plain.items():
+        snap_field = BY_KEY[key]
+        source = chunk.digests[key] if snap_field.hashed or key in also_hashed else plain
+        parts[snap_field.location].append(_fragments(key, source, snap_field.as_list))
+    root, user, custom = (_joined(parts[where], len(chunk)) for where in ("root", "user_data", "custom_data"))
+    return [None if r is None or u is None or c is None
+            else (b'{%s,"user_data":{%s},"custom_data":{%s}}' % (r, u, c) if c
+                  else b'{%s,"user_data":{%s}}' % (r, u))
+            for r, u, c in zip(root, user, custom, strict=True)]
+
+
+def payloads_v2(chunk: EventChunk, asset: dict[str, str]) -> list[bytes | None]:
+    """Each event as a legacy v2 flat event: every value a string, IP hashed, Soundex codes beside
+    names and places. ``asset`` is ``{"pixel_id": ...}`` or ``{"snap_app_id": ..., "app_id": ...}``."""
+    columns = [_fragments("client_dedup_id", chunk.event_ids, False)]
     for key in chunk.plain:
         snap_field = BY_KEY[key]
         if snap_field.v2_key is None:
             continue
         source = chunk.digests[key] if snap_field.v2_hashed else chunk.plain[key]
-        columns.append((snap_field.v2_key, source, _v2_text))
+        columns.append(_fragments(snap_field.v2_key, [None if v is None else _v2_text(v) for v in source], False))
         if snap_field.v2_soundex_key:
-            columns.append((snap_field.v2_soundex_key, chunk.plain[key], _soundex_or_none))
-    events: list[dict[str, object]] = []
-    for i in range(len(chunk)):
-        event: dict[str, object] = dict(asset)
-        event["client_dedup_id"] = chunk.event_ids[i]
-        for v2_key, source, convert in columns:
-            value = source[i]
-            if value is not None:
-                text = convert(value)
-                if text is not None:
-                    event[v2_key] = text
-        event.setdefault("integration", "snap-capi-provider")
-        events.append(event)
-    return events
+            codes = [None if v is None else _soundex_or_none(v) for v in chunk.plain[key]]
+            columns.append(_fragments(snap_field.v2_soundex_key, codes, False))
+    prefix = orjson.dumps(asset)[1:-1]
+    integration = b'"integration":"snap-capi-provider"'
+    return [None if body is None else b"{%s,%s,%s}" % (prefix, body, integration)
+            for body in _joined(columns, len(chunk))]
+
+
+_UNENCODABLE = object()
+
+
+def _fragments(key: str, values: list[object], as_list: bool) -> list[bytes | None]:
+    """``"key":value`` for each value (``None`` where absent), each distinct value encoded once."""
+    head = orjson.dumps(key) + (b":[" if as_list else b":")
+    tail = b"]" if as_list else b""
+    cache: dict[object, object] = {}
+
+    def fragment(value: object) -> object:
+        try:
+            return head + orjson.dumps(value) + tail
+        except (orjson.JSONEncodeError, TypeError):
+            return _UNENCODABLE
+
+    out: list[bytes | None] = []
+    append = out.append
+    for value in values:
+        if value is None:
+            append(None)
+            continue
+        try:
+            hit = cache.get(value)
+        except TypeError:  # a list (content ids): not cacheable
+            append(fragment(value))  # type: ignore[arg-type]
+            continue
+        if hit is None:
+            hit = cache[value] = fragment(value)
+        append(hit)  # type: ignore[arg-type]
+    return out
+
+
+def _joined(columns: list[list[bytes | None]], n: int) -> list[bytes | None]:
+    """Per event, its fragments joined by commas; ``None`` for an event holding an unencodable value."""
+    if not columns:
+        return [b""] * n
+    out: list[bytes | None] = []
+    for row in zip(*columns, strict=True):
+        if _UNENCODABLE in row:
+            out.append(None)
+        else:
+            out.append(b",".join(filter(None, row)))
+    return out
 
 
 def _v2_text(value: object) -> str:

@@ -1,13 +1,15 @@
-"""Input rows as a stream of DataFrame chunks, whatever they came as."""
+"""In-memory rows (a DataFrame, a list of dicts, a dict of columns, or an iterable of those) as chunks."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
 DEFAULT_CHUNK_ROWS = 20_000
+UNREADABLE = "snap_capi_unreadable"
+"""``frame.attrs`` key: ``{position in the chunk: reason}`` of rows the source could not read."""
 
 
 class InputError(ValueError):
@@ -17,24 +19,29 @@ class InputError(ValueError):
 def iter_chunks(data: Any, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[pd.DataFrame]:
     """Yield DataFrames of at most ``chunk_rows`` rows from a DataFrame, a list of dicts, a dict of
     columns, or an iterable of DataFrames / lists of dicts (e.g. a chunked SQL cursor). Columns are
-    kept as ``object`` so values reach the normalizers as they were given."""
+    kept as ``object`` so values reach the normalizers as they were given.
+
+    A list of dicts whose rows omit empty keys gets the union of every row's keys in every chunk, so a
+    column seen only in later rows is still mapped.
+    """
     if data is None:
         return
     if isinstance(data, pd.DataFrame):
         yield from _slices(data, chunk_rows)
         return
     if isinstance(data, Mapping):
-        yield from _slices(_frame_from_columns(data), chunk_rows)
+        yield from _slices(frame_from_columns(data), chunk_rows)
         return
     if isinstance(data, str | bytes):
         raise InputError("data must be rows (a DataFrame or a list of dicts), not a string.")
     if not isinstance(data, Iterable):
         raise InputError(f"data must be a DataFrame or a list of dicts, not {type(data).__name__}.")
+    columns = _union_of_keys(data) if isinstance(data, Sequence) else None
     batch: list[Mapping[str, Any]] = []
     for position, item in enumerate(data):
         if isinstance(item, pd.DataFrame):
             if batch:
-                yield _frame_from_records(batch)
+                yield frame_from_records(batch, columns)
                 batch = []
             yield from _slices(item, chunk_rows)
             continue
@@ -42,10 +49,18 @@ def iter_chunks(data: Any, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[pd.
             raise InputError(f"row {position} is a {type(item).__name__}, not a dict of column values.")
         batch.append(item)
         if len(batch) >= chunk_rows:
-            yield _frame_from_records(batch)
+            yield frame_from_records(batch, columns)
             batch = []
     if batch:
-        yield _frame_from_records(batch)
+        yield frame_from_records(batch, columns)
+
+
+def _union_of_keys(rows: Sequence[Any]) -> list[str]:
+    columns: dict[str, None] = {}
+    for row in rows:
+        if isinstance(row, Mapping):
+            columns.update(dict.fromkeys(str(key) for key in row))
+    return list(columns)
 
 
 def _slices(frame: pd.DataFrame, chunk_rows: int) -> Iterator[pd.DataFrame]:
@@ -54,15 +69,21 @@ def _slices(frame: pd.DataFrame, chunk_rows: int) -> Iterator[pd.DataFrame]:
         yield frame.iloc[start:start + chunk_rows]
 
 
-def _frame_from_records(records: list[Mapping[str, Any]]) -> pd.DataFrame:
-    columns: dict[str, None] = {}
-    for record in records:
-        columns.update(dict.fromkeys(str(key) for key in record))
+def frame_from_records(records: Sequence[Mapping[Any, Any]], columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """An ``object``-column DataFrame from dict rows; keys are read as text (``{1: "x"}`` is column ``"1"``)."""
+    records = [record if all(type(key) is str for key in record) else {str(k): v for k, v in record.items()}
+               for record in records]
+    if columns is None:
+        seen: dict[str, None] = {}
+        for record in records:
+            seen.update(dict.fromkeys(record))
+        columns = list(seen)
     return pd.DataFrame({column: pd.Series([record.get(column) for record in records], dtype=object)
                          for column in columns}, index=range(len(records)))
 
 
-def _frame_from_columns(columns: Mapping[str, Any]) -> pd.DataFrame:
+def frame_from_columns(columns: Mapping[Any, Any]) -> pd.DataFrame:
+    """An ``object``-column DataFrame from ``{column: values}``."""
     try:
         return pd.DataFrame({str(key): pd.Series(list(values), dtype=object) for key, values in columns.items()})
     except TypeError as exc:

@@ -1,0 +1,131 @@
+"""Rows of CSV, JSON-lines and Parquet files, read chunk by chunk from any file-like storage.
+
+- CSV: every cell as text (a zip's or phone's leading zero survives), an empty cell is absent; bytes
+  that are not UTF-8 become a row-level rejection, never a crash.
+- JSON lines: one object per line, values keep their JSON types (the same rows as a list of dicts);
+  a line that is not a JSON object is rejected with ``unreadable_json_line``.
+- Parquet: one record batch at a time through ``pyarrow``, values as Python objects.
+
+``.gz`` files are decompressed on the fly.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+import orjson
+import pandas as pd
+
+from snap_capi_provider.core.sources.memory import (
+    DEFAULT_CHUNK_ROWS,
+    UNREADABLE,
+    InputError,
+    frame_from_records,
+)
+
+FILE_FORMATS = ("csv", "jsonl", "parquet")
+_SUFFIXES = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
+             ".parquet": "parquet", ".pq": "parquet"}
+
+
+def file_format_for(name: str, file_format: str | None = None) -> str:
+    """``csv``, ``jsonl`` or ``parquet``: ``file_format`` when given, else told by the file's extension."""
+    if file_format:
+        chosen = str(file_format).lower().lstrip(".")
+        chosen = {"json": "jsonl", "ndjson": "jsonl", "pq": "parquet"}.get(chosen, chosen)
+        if chosen not in FILE_FORMATS:
+            raise InputError(f"file_format must be one of {list(FILE_FORMATS)}, not {file_format!r}.")
+        return chosen
+    lowered = str(name).lower().removesuffix(".gz")
+    for suffix, fmt in _SUFFIXES.items():
+        if lowered.endswith(suffix):
+            return fmt
+    raise InputError(f"Cannot tell the format of {name!r} from its extension; pass file_format "
+                     f"({', '.join(FILE_FORMATS)}).")
+
+
+@dataclass(frozen=True)
+class FileSource:
+    """One file: a display name and how to open it for reading bytes."""
+
+    name: str
+    open: Callable[[], IO[bytes]]
+    file_format: str
+
+    @classmethod
+    def local(cls, path: str, file_format: str | None = None) -> FileSource:
+        return cls(str(path), lambda: open(path, "rb"), file_format_for(str(path), file_format))
+
+    def row_count(self) -> int | None:
+        """Rows in the file when its metadata says so without reading it (Parquet), else None."""
+        if self.file_format != "parquet":
+            return None
+        import pyarrow.parquet as pq
+
+        with self.open() as stream:
+            return pq.ParquetFile(stream).metadata.num_rows
+
+
+def iter_file_chunks(source: FileSource, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+    """Yield the file's rows as ``object``-column DataFrames of at most ``chunk_rows`` rows."""
+    with source.open() as raw:
+        stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if source.name.lower().endswith(".gz") else raw
+        if source.file_format == "parquet":
+            yield from _parquet_chunks(stream, chunk_rows)
+        elif source.file_format == "csv":
+            yield from _csv_chunks(stream, chunk_rows, "\t" if ".tsv" in source.name.lower() else ",")
+        else:
+            yield from _jsonl_chunks(stream, chunk_rows)
+
+
+def _csv_chunks(stream: IO[bytes], chunk_rows: int, separator: str) -> Iterator[pd.DataFrame]:
+    try:
+        reader = pd.read_csv(stream, sep=separator, dtype=object, keep_default_na=False, na_values=[""],
+                             chunksize=chunk_rows, encoding="utf-8", encoding_errors="surrogateescape")
+    except pd.errors.EmptyDataError:
+        return
+    with reader:
+        for frame in reader:
+            frame = frame.where(frame.notna(), None)
+            frame.index = range(len(frame))
+            yield frame
+
+
+def _jsonl_chunks(stream: IO[bytes], chunk_rows: int) -> Iterator[pd.DataFrame]:
+    records: list[dict[str, Any]] = []
+    unreadable: dict[int, str] = {}
+    for line in stream:
+        if not line.strip():
+            continue
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            record = None
+        if not isinstance(record, dict):
+            unreadable[len(records)] = "unreadable_json_line"
+            record = {}
+        records.append(record)
+        if len(records) >= chunk_rows:
+            yield _with_unreadable(frame_from_records(records), unreadable)
+            records, unreadable = [], {}
+    if records:
+        yield _with_unreadable(frame_from_records(records), unreadable)
+
+
+def _with_unreadable(frame: pd.DataFrame, unreadable: dict[int, str]) -> pd.DataFrame:
+    if unreadable:
+        frame.attrs[UNREADABLE] = unreadable
+    return frame
+
+
+def _parquet_chunks(stream: IO[bytes], chunk_rows: int) -> Iterator[pd.DataFrame]:
+    import pyarrow.parquet as pq
+
+    parquet = pq.ParquetFile(stream)
+    for batch in parquet.iter_batches(batch_size=chunk_rows):
+        yield pd.DataFrame({name: pd.Series(column.to_pylist(), dtype=object)
+                            for name, column in zip(batch.schema.names, batch.columns, strict=True)},
+                           index=range(batch.num_rows))
