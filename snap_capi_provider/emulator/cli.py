@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 import threading
 from collections.abc import Sequence
 
@@ -34,6 +35,15 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"comma-separated kinds for --fault-rate, from: {', '.join(FAULT_KINDS)}",
     )
     p.add_argument("--seed", type=int, default=None, help="seed for random faults")
+    p.add_argument("--oauth-client-id", help="start an OAuth token endpoint for this client id")
+    p.add_argument("--oauth-client-secret", help="the OAuth app's client secret")
+    p.add_argument("--oauth-refresh-token", help="the refresh token the OAuth endpoint accepts")
+    p.add_argument("--token-lifetime", type=float, default=3600.0,
+                   help="seconds an OAuth access token lives (default 3600; e.g. 5 to watch one expire)")
+    p.add_argument("--rotate-refresh-token", action="store_true", help="issue a new refresh token on each grant")
+    p.add_argument("--max-workers", type=int, default=64, help="connections served at once (default 64)")
+    p.add_argument("--allow-default-token-off-loopback", action="store_true",
+                   help="serve a non-loopback --host with the default token anyway (not recommended)")
     p.add_argument(
         "--count-only",
         action="store_true",
@@ -59,6 +69,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         fault_kinds=[k.strip() for k in args.fault_kinds.split(",") if k.strip()],
         fault_seed=args.seed,
         count_only=args.count_only,
+        oauth_client_id=args.oauth_client_id,
+        oauth_client_secret=args.oauth_client_secret,
+        oauth_refresh_token=args.oauth_refresh_token,
+        token_lifetime_s=args.token_lifetime,
+        rotate_refresh_token=args.rotate_refresh_token,
+        max_workers=args.max_workers,
+        allow_default_token_off_loopback=args.allow_default_token_off_loopback,
     )
     stop = threading.Event()
     previous = {}
@@ -67,7 +84,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             previous[signum] = signal.signal(signum, lambda *_: stop.set())
         except ValueError:  # not the main thread
             pass
-    emu.start()
+    try:
+        emu.start()
+    except RuntimeError as exc:
+        print(f"snap-capi-emulator: {exc}", file=sys.stderr, flush=True)
+        return 2
     try:
         print(f"snap-capi-emulator listening on {emu.url}", flush=True)
         while not stop.wait(0.2):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 from collections.abc import Iterable
@@ -21,6 +22,34 @@ FAULT_KINDS = (
     "401",
 )
 DEFAULT_RANDOM_KINDS = ("429", "500", "502", "503", "drop")
+#: The longest ``delay`` fault accepted (a delay is meant to outlast a client timeout, not hang a worker).
+MAX_DELAY_S = 600.0
+
+
+def check_delay(value: Any) -> float:
+    """A delay in seconds: a finite number from 0 to :data:`MAX_DELAY_S`, else ``ValueError``."""
+    if isinstance(value, bool):
+        raise ValueError("delay_s must be a number of seconds")
+    delay = float(value)
+    if not math.isfinite(delay) or not 0.0 <= delay <= MAX_DELAY_S:
+        raise ValueError(f"delay_s must be a finite number of seconds from 0 to {MAX_DELAY_S:g}")
+    return delay
+
+
+def _check_retry_after(value: Any) -> float | int | str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError("retry_after must be a number of seconds or an HTTP date")
+    if isinstance(value, (int, float)):
+        if not math.isfinite(value) or value < 0:
+            raise ValueError("retry_after must be a finite, non-negative number")
+        return value
+    if isinstance(value, str):
+        if any(ord(c) < 0x20 or ord(c) > 0x7E for c in value) or len(value) > 100:
+            raise ValueError("retry_after must be printable ASCII without CR/LF (it becomes a header value)")
+        return value
+    raise ValueError("retry_after must be a number of seconds or an HTTP date")
 
 #: The default ``path_contains``: it selects the *send* endpoints of both versions
 #: (``/v3/{asset}/events`` and ``/v2/conversion``), never validate, logs or stats.
@@ -50,8 +79,15 @@ class Fault:
             raise ValueError(f"unknown fault kind {self.kind!r}; expected one of {', '.join(FAULT_KINDS)}")
         if self.path_contains is None:
             self.path_contains = ""
-        self.delay_s = float(self.delay_s)
+        self.delay_s = check_delay(self.delay_s)
+        self.retry_after = _check_retry_after(self.retry_after)
+        if isinstance(self.event_index, bool):
+            raise ValueError("event_index must be an integer")
         self.event_index = int(self.event_index)
+        if self.event_index < 0:
+            raise ValueError("event_index must not be negative")
+        if not isinstance(self.path_contains, str):
+            raise ValueError("path_contains must be a string")
 
     def matches(self, path: str, is_send: bool) -> bool:
         """Whether this fault applies to a request for ``path``."""
@@ -103,6 +139,7 @@ class FaultPlan:
     ) -> None:
         """Give a share ``rate`` of send requests a random fault of ``kinds`` (``rate=0`` turns it off)."""
         rate = float(rate)
+        delay_s = check_delay(delay_s)
         if not 0.0 <= rate <= 1.0:
             raise ValueError("fault rate must be between 0 and 1")
         kinds = tuple(str(k) for k in kinds)

@@ -11,6 +11,7 @@ import socketserver
 import threading
 import time
 import traceback
+import warnings
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -21,13 +22,17 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from .counting import count_events, scan_ids, scan_v2_asset
 from .faults import DEFAULT_RANDOM_KINDS, Fault, FaultPlan
+from .oauth import TOKEN_PATH, OAuthApp
 from .validation import v2_asset_id, v2_dedup_id, validate_v2_event, validate_v3_event
 
 __all__ = ["CapiEmulator", "RequestRecord"]
 
 #: Hard cap on a request body (wire or decompressed) when ``max_body_bytes`` is not set.
 HARD_BODY_LIMIT = 64 * 1024 * 1024
+#: The token a fresh emulator accepts; refused (or loudly warned about) off loopback.
+DEFAULT_TOKEN = "test-token"
 
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 _V3_ROUTE = re.compile(r"/v3/([^/]+)/events(?:/(validate)(?:/(logs|stats))?)?")
 _V2_ROUTES = {
     "/v2/conversion": "send",
@@ -89,6 +94,13 @@ class CapiEmulator:
     ``count_only`` (for benchmarks) makes the send endpoints check the token, then only count the events
     and scan their ids from the raw body (see :mod:`.counting`): nothing is validated or retained, so
     :meth:`accepted_events` stays empty while :meth:`summary` and the counts by event id still work.
+
+    ``oauth_client_id``/``oauth_client_secret``/``oauth_refresh_token`` start an OAuth token endpoint at
+    :attr:`token_url` minting access tokens that live ``token_lifetime_s`` seconds (see :mod:`.oauth`);
+    :meth:`revoke_refresh_token` revokes the refresh token, ``summary()["token_refreshes"]`` counts grants.
+    At most ``max_workers`` connections are served at once (the others wait in the listen backlog).
+    Bound to a non-loopback address with the default token it refuses to start unless
+    ``allow_default_token_off_loopback`` (then it warns loudly).
     """
 
     def __init__(
@@ -108,6 +120,13 @@ class CapiEmulator:
         fault_kinds: Iterable[str] = DEFAULT_RANDOM_KINDS,
         fault_seed: int | None = None,
         count_only: bool = False,
+        oauth_client_id: str | None = None,
+        oauth_client_secret: str | None = None,
+        oauth_refresh_token: str | None = None,
+        token_lifetime_s: float = 3600.0,
+        rotate_refresh_token: bool = False,
+        max_workers: int = 64,
+        allow_default_token_off_loopback: bool = False,
     ) -> None:
         if batch_mode not in ("whole", "partial"):
             raise ValueError("batch_mode must be 'whole' or 'partial'")
@@ -126,6 +145,15 @@ class CapiEmulator:
         self.max_body_bytes = max_body_bytes
         self.count_only = bool(count_only)
         self.clock = clock
+        oauth = (oauth_client_id, oauth_client_secret, oauth_refresh_token)
+        if any(oauth) and not all(oauth):
+            raise ValueError("OAuth needs oauth_client_id, oauth_client_secret and oauth_refresh_token together")
+        self.oauth = (OAuthApp(*oauth, token_lifetime_s=token_lifetime_s,  # type: ignore[arg-type]
+                               rotate_refresh_token=rotate_refresh_token) if all(oauth) else None)
+        if int(max_workers) < 1:
+            raise ValueError("max_workers must be at least 1")
+        self.max_workers = int(max_workers)
+        self.allow_default_token_off_loopback = allow_default_token_off_loopback
         self._baseline_faults = (float(fault_rate), tuple(fault_kinds), fault_seed)
         self._faults = FaultPlan()
         self._faults.set_rate(*self._baseline_faults)
@@ -140,6 +168,7 @@ class CapiEmulator:
         """Bind and serve in a daemon thread (``port=0`` picks a free port)."""
         if self._server is not None:
             raise RuntimeError("emulator already started")
+        self._check_exposure()
         server = _Server((self.host, self.port), _Handler, self)
         self.port = server.server_address[1]
         self._server = server
@@ -151,6 +180,17 @@ class CapiEmulator:
         )
         self._thread.start()
         return self
+
+    def _check_exposure(self) -> None:
+        """Refuse (or warn loudly about) the well-known default token on a non-loopback address."""
+        if DEFAULT_TOKEN not in self.access_tokens or _is_loopback_host(self.host):
+            return
+        message = (f"The Snap CAPI emulator is bound to {self.host!r}, reachable from other machines, and "
+                   f"accepts the well-known default token {DEFAULT_TOKEN!r}: pass your own access_tokens "
+                   "(--token), or bind 127.0.0.1.")
+        if not self.allow_default_token_off_loopback:
+            raise RuntimeError(message)
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
 
     def stop(self) -> None:
         """Stop serving and close every open connection."""
@@ -178,6 +218,22 @@ class CapiEmulator:
 
     def __repr__(self) -> str:
         return f"CapiEmulator(url={self.url!r}, batch_mode={self.batch_mode!r})"
+
+    @property
+    def token_url(self) -> str:
+        """The OAuth token endpoint, e.g. ``http://127.0.0.1:8787/login/oauth2/access_token``."""
+        return self.url + TOKEN_PATH
+
+    def revoke_refresh_token(self) -> None:
+        """Refuse every later refresh grant (``invalid_grant``); minted access tokens live to expiry."""
+        if self.oauth is None:
+            raise RuntimeError("the emulator was started without OAuth")
+        self.oauth.revoke()
+
+    def expire_access_tokens(self) -> None:
+        """Make every minted OAuth access token expire now."""
+        if self.oauth is not None:
+            self.oauth.expire_access_tokens()
 
     # ------------------------------------------------------------------ state
 
@@ -291,6 +347,8 @@ class CapiEmulator:
             "events": totals["accepted"],
             "requests": n_requests,
             "count_only": self.count_only,
+            "token_refreshes": self.oauth.grants if self.oauth else 0,
+            "oauth": self.oauth.counts() if self.oauth else None,
             "by_asset": by_asset,
         }
 
@@ -419,6 +477,7 @@ class _Server(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], handler: type, emulator: CapiEmulator) -> None:
         self.emulator = emulator
+        self.workers = threading.BoundedSemaphore(emulator.max_workers)
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
         if ":" in address[0]:
@@ -430,6 +489,24 @@ class _Server(ThreadingHTTPServer):
         socketserver.TCPServer.server_bind(self)
         host, port = self.server_address[:2]
         self.server_name, self.server_port = str(host), int(port)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Serve each connection in a thread, at most ``max_workers`` at once (accepting waits)."""
+        while not self.workers.acquire(timeout=0.5):
+            if getattr(self, "_BaseServer__shutdown_request", False):
+                self.shutdown_request(request)
+                return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.workers.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.workers.release()
 
     def close_connections(self) -> None:
         with self.connections_lock:
@@ -449,7 +526,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "snap-capi-emulator"
     sys_version = ""
     disable_nagle_algorithm = True
-    timeout = 120
+    timeout = 30  # an idle keep-alive connection gives its worker back after this
     server: _Server
 
     def setup(self) -> None:
@@ -519,21 +596,24 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes:
         """Read the whole request body (Content-Length or chunked) up to :data:`HARD_BODY_LIMIT`."""
+        limit = min(self._emu.max_body_bytes or HARD_BODY_LIMIT, HARD_BODY_LIMIT)
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             parts, total = [], 0
             while True:
                 line = self.rfile.readline(65537)
-                try:
-                    size = int(line.split(b";")[0].strip() or b"x", 16)
-                except ValueError:
-                    raise _BodyError(400, "Malformed chunked body", close=True) from None
+                field = line.split(b";")[0].strip()
+                if not _CHUNK_SIZE.fullmatch(field):  # "-5", "+5", "0x5", "1_0": not a chunk size
+                    raise _BodyError(400, "Malformed chunked body: invalid chunk size", close=True)
+                size = int(field, 16)
                 if size == 0:
                     while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
                         pass
                     break
-                if total + size > HARD_BODY_LIMIT:
-                    raise _BodyError(413, "Request body too large", close=True)
+                if total + size > limit:
+                    raise _BodyError(413, self._too_large(), close=True)
                 chunk = self.rfile.read(size)
+                if len(chunk) < size:
+                    raise _BodyError(400, "Malformed chunked body: truncated chunk", close=True)
                 self.rfile.readline()
                 total += size
                 parts.append(chunk)
@@ -546,10 +626,14 @@ class _Handler(BaseHTTPRequestHandler):
                     raise ValueError
             except ValueError:
                 raise _BodyError(400, "Invalid Content-Length", close=True) from None
-            if length > HARD_BODY_LIMIT:
-                raise _BodyError(413, "Request body too large", close=True)
+            if length > limit:
+                raise _BodyError(413, self._too_large(), close=True)
             body = self.rfile.read(length) if length else b""
         return body
+
+    def _too_large(self) -> str:
+        limit = self._emu.max_body_bytes
+        return f"Request body too large: the limit is {limit} bytes" if limit else "Request body too large"
 
     def _decode(self, body: bytes) -> tuple[bytes, Any]:
         """Decompress (gzip) and parse JSON into ``(raw, payload)``, or raise _BodyError."""
@@ -600,6 +684,16 @@ class _Handler(BaseHTTPRequestHandler):
         if path.startswith("/_emulator/") or path == "/_emulator":
             try:
                 self._control(method, path)
+            except Exception:
+                self._internal_error()
+            return
+
+        if path == TOKEN_PATH:
+            try:
+                self._oauth_token(method)
+            except _BodyError as exc:
+                self.close_connection = self.close_connection or exc.close
+                self._send(exc.status, {"error": "invalid_request", "error_description": exc.reason})
             except Exception:
                 self._internal_error()
             return
@@ -662,21 +756,40 @@ class _Handler(BaseHTTPRequestHandler):
         values = parse_qs(self._query).get(name) if self._query else None
         return values[0] if values else None
 
+    def _oauth_token(self, method: str) -> None:
+        oauth = self._emu.oauth
+        has_body = method in ("POST", "PUT", "PATCH") or self.headers.get("Content-Length")
+        if oauth is None or method != "POST":
+            self.close_connection = self.close_connection or bool(has_body)  # the body is left unread
+            status = 404 if oauth is None else 405
+            self._send(status, {"error": "invalid_request", "error_description": "not an OAuth token request"})
+            return
+        if int(self.headers.get("Content-Length") or 0) > 65536:
+            raise _BodyError(413, "token request too large", close=True)
+        status, answer = oauth.grant(self._read_body(), self.headers.get("Content-Type", ""))
+        self._send(status, answer, headers=[("Cache-Control", "no-store")])
+
     def _api(self, method: str, path: str, version: str, kind: str | None) -> None:
         emu = self._emu
-        body = (
-            self._read_body()
-            if method in ("POST", "PUT", "PATCH") or self.headers.get("Content-Length")
-            else b""
-        )
+        has_body = method in ("POST", "PUT", "PATCH") or bool(self.headers.get("Content-Length"))
+        # Everything that can be answered without the body is answered first, and the body is then left
+        # unread (the connection closes): an unauthenticated client cannot make the emulator read 64 MB.
+        early: tuple[int, dict[str, Any], list[tuple[str, str]]] | None = None
         if kind is None:
-            self._send(404, self._body_error(version, "Unknown endpoint"))
+            early = (404, self._body_error(version, "Unknown endpoint"), [])
+        elif method != _METHOD_FOR[kind]:
+            early = (405, self._body_error(version, "Method not allowed"), [("Allow", _METHOD_FOR[kind])])
+        elif not self._authorized(version):
+            early = (401, _INVALID_TOKEN, [])
+        elif version == "v3" and emu.assets is not None and self._asset not in emu.assets:
+            early = (403, {"status": "INVALID", "reason": "No access to this asset"}, [])
+        if early is not None:
+            if has_body:
+                self.close_connection = True
+            self._send(early[0], early[1], headers=early[2])
             return
-        if method != _METHOD_FOR[kind]:
-            self._send(
-                405, self._body_error(version, "Method not allowed"), headers=[("Allow", _METHOD_FOR[kind])]
-            )
-            return
+        assert kind is not None
+        body = self._read_body() if has_body else b""
 
         fault = emu._faults.next_fault(path, kind == "send")
         if fault is not None:
@@ -686,13 +799,6 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._apply_fault(fault, version, body)
                 return
-
-        if not self._authorized(version):
-            self._send(401, _INVALID_TOKEN)
-            return
-        if version == "v3" and emu.assets is not None and self._asset not in emu.assets:
-            self._send(403, {"status": "INVALID", "reason": "No access to this asset"})
-            return
 
         limit = emu.max_body_bytes
         if limit is not None and len(body) > limit:
@@ -723,11 +829,12 @@ class _Handler(BaseHTTPRequestHandler):
         tokens = self._emu.access_tokens
         auth = self.headers.get("Authorization", "")
         bearer = auth[7:].strip() if auth[:7].lower() == "bearer " else None
+        oauth = self._emu.oauth
         if version == "v3":
             token = self._param("access_token")
             if token is not None:
-                return token in tokens
-        return bearer is not None and bearer in tokens
+                return token in tokens or (oauth is not None and oauth.accepts(token))
+        return bearer is not None and (bearer in tokens or (oauth is not None and oauth.accepts(bearer)))
 
     def _apply_fault(self, fault: Fault, version: str, body: bytes) -> None:
         kind = fault.kind
@@ -981,6 +1088,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, {"status": "OK"})
         elif route == ("POST", "/_emulator/faults"):
             self._post_faults(body)
+        elif route == ("POST", "/_emulator/oauth/revoke") and emu.oauth is not None:
+            emu.revoke_refresh_token()
+            self._send(200, {"status": "OK", **emu.oauth.counts()})
+        elif route == ("POST", "/_emulator/oauth/expire") and emu.oauth is not None:
+            emu.expire_access_tokens()
+            self._send(200, {"status": "OK", **emu.oauth.counts()})
         elif route == ("GET", "/_emulator/config"):
             self._send(200, {"count_only": emu.count_only})
         elif route == ("POST", "/_emulator/config"):
@@ -1033,3 +1146,12 @@ def _quick_count(body: bytes, version: str, encoding: str) -> int:
         return 0
     data = payload.get("data") if isinstance(payload, dict) and version == "v3" else payload
     return len(data) if isinstance(data, list) else (1 if isinstance(data, dict) else 0)
+
+
+def _is_loopback_host(host: str) -> bool:
+    if host in ("localhost", ""):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host.strip("[]").split("%")[0]).is_loopback
+    except ValueError:
+        return False
