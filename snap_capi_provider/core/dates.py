@@ -1,0 +1,274 @@
+"""Dates of birth and event times: read by shape, never completed from the clock.
+
+:func:`date_of_birth` dispatches on the written shape (regexes and slicing), then checks the calendar;
+a date with a part missing is ``incomplete_date_of_birth``, never filled from today (which a lenient
+``pendulum.parse(..., strict=False)`` does). :func:`event_time` reads aware datetimes, ISO 8601
+(``datetime.fromisoformat``), RFC 1123 / 2822 and epochs in s/ms/µs/ns; :func:`normalize_event_times`
+applies it to a column, once per distinct value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import email.utils
+import math
+import re
+import time
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+import pandas as pd
+
+from snap_capi_provider.core.text import InvalidValue, accepts, clean_text, is_absent, is_prehashed, number_text
+
+# ------------------------------------------------------------------------------------ birth dates
+
+_MONTHS = {name: i for i, names in enumerate((
+    (), ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",),
+    ("june", "jun"), ("july", "jul"), ("august", "aug"), ("september", "sep", "sept"), ("october", "oct"),
+    ("november", "nov"), ("december", "dec")), start=0) for name in names}
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+             "mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun")
+_TIME = r"(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?)?"
+_YMD = re.compile(r"(\d{4})([-/.])(\d{1,2})\2(\d{1,2})" + _TIME)
+_DMY = re.compile(r"(\d{1,2})([-/.])(\d{1,2})\2(\d{4})" + _TIME)
+_DMY_SHORT = re.compile(r"\d{1,2}([-/.])\d{1,2}\1\d{2}")
+_EIGHT = re.compile(r"\d{8}")
+_DAY_MONTH_YEAR = re.compile(r"(\d{1,2})(?:st|nd|rd|th)?[\s./-]*([a-z]+)\.?,?[\s./-]*(\d{4})")
+_MONTH_DAY_YEAR = re.compile(r"([a-z]+)\.?[\s./-]*(\d{1,2})(?:st|nd|rd|th)?,?[\s./-]*(\d{4})")
+_YEAR_MONTH_DAY = re.compile(r"(\d{4})[\s./-]*([a-z]+)\.?[\s./-]*(\d{1,2})")
+_WEEKDAY_PREFIX = re.compile(r"(?:" + "|".join(_WEEKDAYS) + r")\.?,?\s+")
+_WORDS = "(?:" + "|".join(sorted((*_MONTHS, *_WEEKDAYS, "now", "today", "yesterday", "tomorrow"), key=len,
+                                 reverse=True)) + r")\.?"
+_INCOMPLETE = re.compile(
+    r"\d{4}|\d{4}[-/.]\d{1,2}|\d{1,2}[-/.]\d{4}|\d{1,2}[-/.]\d{1,2}|\d{6}"  # year; year+month; day+month
+    r"|\d{1,2}:\d{2}(?::\d{2})?(?:\s*[ap]\.?m\.?)?|\d{1,2}\s*[ap]\.?m\.?"  # a time of day
+    rf"|{_WORDS}(?:[\s,./-]+\d{{1,4}}(?:st|nd|rd|th)?)?|\d{{1,4}}(?:st|nd|rd|th)?[\s,./-]*{_WORDS}"  # names
+)
+_OLDEST_YEAR = 1800
+
+
+def _checked(year: int, month: int, day: int) -> str:
+    if year < _OLDEST_YEAR or not 1 <= month <= 12 or not 1 <= day <= 31:
+        raise InvalidValue("invalid_date_of_birth")
+    try:
+        born = dt.date(year, month, day)
+    except ValueError:
+        raise InvalidValue("invalid_date_of_birth") from None
+    if born > _today():
+        raise InvalidValue("date_of_birth_in_future")
+    return f"{year:04d}{month:02d}{day:02d}"
+
+
+_TODAY: list = [0.0, dt.date.min]
+
+
+def _today() -> dt.date:
+    now = time.monotonic()
+    if now > _TODAY[0]:
+        _TODAY[0], _TODAY[1] = now + 60, dt.date.today()
+    return _TODAY[1]
+
+
+def _dob_hook(value: object, _ctx: object) -> str | None:
+    """Dates, datetimes (an aware one keeps its own local date) and YYYYMMDD numbers."""
+    if isinstance(value, np.datetime64):
+        value = pd.Timestamp(value)
+        if value is pd.NaT:
+            return None
+    if isinstance(value, dt.datetime):
+        return _checked(value.year, value.month, value.day)
+    if isinstance(value, dt.date):
+        return _checked(value.year, value.month, value.day)
+    if isinstance(value, bool | np.bool_):
+        raise InvalidValue("invalid_value_type")
+    if isinstance(value, int | float | decimal.Decimal | np.integer | np.floating):
+        text = number_text(value)
+        if text is None:
+            return None
+        if not _EIGHT.fullmatch(text):
+            raise InvalidValue("invalid_date_of_birth")
+        return text
+    raise InvalidValue("invalid_value_type")
+
+
+def _month(name: str) -> int:
+    month = _MONTHS.get(name)
+    if month is None:
+        raise InvalidValue("invalid_date_of_birth")
+    return month
+
+
+@accepts(numbers=True, dates=True, max_length=64, hook=_dob_hook)
+def date_of_birth(text: str) -> str:
+    """A full date in a common form to ``YYYYMMDD`` (``1997-12-26``, ``26 Dec 1997`` -> ``19971226``).
+
+    Accepted: ISO ``YYYY-MM-DD`` (``/`` or ``.`` too, a time part ignored), ``YYYYMMDD``, US ``M/D/YYYY``,
+    ``D/M/YYYY`` when the day is over 12, ``D.M.YYYY``, and month names (``December 26, 1997``,
+    ``26 Dec 1997``). A date with a part missing, a time, a word or a two-digit year is rejected.
+    """
+    if is_prehashed(text):
+        return text.lower()
+    if len(text) == 8 and text.isdigit():  # YYYYMMDD: the most common machine form, sliced
+        return _checked(int(text[:4]), int(text[4:6]), int(text[6:]))
+    match = _YMD.fullmatch(text)
+    if match:
+        return _checked(int(match[1]), int(match[3]), int(match[4]))
+    match = _DMY.fullmatch(text)
+    if match:
+        first, second, year = int(match[1]), int(match[3]), int(match[4])
+        if match[2] == "." or first > 12:  # D.M.Y (European dots), or a day that cannot be a month
+            return _checked(year, second, first)
+        return _checked(year, first, second)  # US M/D/Y
+    if _DMY_SHORT.fullmatch(text):
+        raise InvalidValue("ambiguous_date_of_birth")  # a two-digit year: the century would be a guess
+    lower = text.lower()
+    if not lower.isascii() or not lower.isdigit():
+        lower = _WEEKDAY_PREFIX.sub("", lower, count=1)
+        for pattern, order in ((_DAY_MONTH_YEAR, "dmy"), (_MONTH_DAY_YEAR, "mdy"), (_YEAR_MONTH_DAY, "ymd")):
+            match = pattern.fullmatch(lower)
+            if match and match[order.index("m") + 1] in _MONTHS:
+                parts = dict(zip(order, match.groups(), strict=True))
+                return _checked(int(parts["y"]), _month(parts["m"]), int(parts["d"]))
+    if _INCOMPLETE.fullmatch(lower):
+        raise InvalidValue("incomplete_date_of_birth")
+    raise InvalidValue("invalid_date_of_birth")
+
+
+# ------------------------------------------------------------------------------------ event times
+
+# Epoch magnitudes: seconds until the year 5138, then milliseconds, microseconds, nanoseconds.
+_EPOCH_DIVISORS = ((1e11, 1), (1e14, 1_000), (1e17, 1_000_000), (1e20, 1_000_000_000))
+_EPOCH_TEXT = re.compile(r"\d+(\.\d+)?")
+_LONG_FRACTION = re.compile(r"(\.\d{6})\d+")
+_RFC_2822 = re.compile(r"(?:[A-Za-z]{3},\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{4}\s+\d{1,2}:\d{2}(?::\d{2})?\s*"
+                       r"(?:[A-Za-z]{1,5}|[+-]\d{4})?")
+
+
+def epoch_seconds(number: float) -> int:
+    """Unix seconds from an epoch in s, ms, µs or ns, told apart by magnitude."""
+    if not math.isfinite(number) or number <= 0:
+        raise InvalidValue("invalid_event_time")
+    for limit, divisor in _EPOCH_DIVISORS:
+        if number < limit:
+            return int(number // divisor)
+    raise InvalidValue("invalid_event_time")
+
+
+@lru_cache(maxsize=64)
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise InvalidValue("invalid_timezone") from None
+
+
+def _aware_seconds(moment: dt.datetime, timezone: str | None) -> int:
+    if moment.tzinfo is None or moment.tzinfo.utcoffset(moment) is None:
+        if not timezone:
+            raise InvalidValue("naive_event_time")
+        moment = moment.replace(tzinfo=zone(timezone))
+    try:
+        return math.floor(moment.timestamp())
+    except (OverflowError, ValueError, OSError):  # a date Python cannot place on the epoch
+        raise InvalidValue("invalid_event_time") from None
+
+
+def _text_seconds(text: str, timezone: str | None) -> int:
+    if _EPOCH_TEXT.fullmatch(text):
+        return epoch_seconds(float(text))
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+        if "." in text and _LONG_FRACTION.search(text):  # nanoseconds: fromisoformat takes six digits
+            try:
+                moment = dt.datetime.fromisoformat(_LONG_FRACTION.sub(r"\1", text, count=1))
+            except ValueError:
+                moment = None
+        if moment is None and _RFC_2822.fullmatch(text):
+            try:
+                moment = email.utils.parsedate_to_datetime(text)
+            except (ValueError, TypeError, IndexError):
+                moment = None
+        if moment is None:  # including relative words ("now", "today"): never replaced by the clock
+            raise InvalidValue("invalid_event_time") from None
+    return _aware_seconds(moment, timezone)
+
+
+def event_time(value: object, timezone: str | None = None) -> int:
+    """Unix seconds (UTC) from an aware datetime, ISO-8601 or RFC 2822 text, or an epoch number.
+
+    A naive datetime or text without an offset is refused unless ``timezone`` says where it is.
+    """
+    if is_absent(value):
+        raise InvalidValue("missing_event_time")
+    if isinstance(value, str):
+        text = clean_text(str(value), 200)
+        if text is None:
+            raise InvalidValue("missing_event_time")
+        return _text_seconds(text, timezone)
+    if isinstance(value, bool | np.bool_):
+        raise InvalidValue("invalid_event_time")
+    if isinstance(value, int | float | np.integer | np.floating | decimal.Decimal):
+        if isinstance(value, decimal.Decimal) and value.is_nan():
+            raise InvalidValue("missing_event_time")
+        if isinstance(value, float | np.floating) and math.isnan(value):
+            raise InvalidValue("missing_event_time")
+        try:
+            number = float(value)
+        except (OverflowError, ValueError):
+            raise InvalidValue("invalid_event_time") from None
+        return epoch_seconds(number)
+    if isinstance(value, np.datetime64):
+        value = pd.Timestamp(value)
+        if value is pd.NaT:
+            raise InvalidValue("missing_event_time")
+    if isinstance(value, dt.datetime):
+        return _aware_seconds(value, timezone)
+    if isinstance(value, dt.date):
+        return _aware_seconds(dt.datetime(value.year, value.month, value.day), timezone)
+    if isinstance(value, bytes | bytearray | memoryview):
+        try:
+            text = clean_text(bytes(value).decode("utf-8"), 200)
+        except UnicodeDecodeError:
+            raise InvalidValue("not_utf8") from None
+        if text is None:
+            raise InvalidValue("missing_event_time")
+        return _text_seconds(text, timezone)
+    raise InvalidValue("invalid_value_type")
+
+
+def normalize_event_times(values, timezone: str | None = None) -> tuple[list[int | None], list[str | None]]:
+    """:func:`event_time` over a column: ``(seconds or None, reason or None)`` per value, once per distinct value.
+
+    Absent values give ``(None, "missing_event_time")``, exactly like :func:`event_time`.
+    """
+    raw = values.tolist() if isinstance(values, pd.Series) else list(values)
+    n = len(raw)
+    out: list[int | None] = [None] * n
+    errors: list[str | None] = [None] * n
+    cache: dict[object, tuple[int | None, str | None]] = {}
+    for i, value in enumerate(raw):
+        kind = type(value)
+        if kind is int and 0 < value < 100_000_000_000:  # epoch seconds: the common machine form
+            out[i] = value
+            continue
+        key = value if kind is str else (kind, value)
+        try:
+            hit = cache.get(key)
+        except TypeError:
+            hit = key = None
+        if hit is None:
+            try:
+                hit = (event_time(value, timezone), None)
+            except InvalidValue as exc:
+                hit = (None, exc.reason)
+            except (ValueError, TypeError, ArithmeticError, LookupError, AttributeError, RecursionError):
+                hit = (None, "invalid_event_time")
+            if key is not None:
+                cache[key] = hit
+        out[i], errors[i] = hit
+    return out, errors

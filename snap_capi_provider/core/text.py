@@ -1,0 +1,191 @@
+"""Cell values to text: the part every normalization rule shares.
+
+:func:`cell_text` turns one cell into trimmed NFC text for a rule, or raises :class:`InvalidValue` with a
+short reason (see :mod:`snap_capi_provider.core.reasons`). What a rule takes besides text is declared on
+the rule with :func:`accepts`: numbers (phones, zips, ids, amounts), dates (birth dates), or a hook that
+reads non-text values itself (a zip that lost its leading zero).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import hashlib
+import math
+import re
+import unicodedata
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+
+class InvalidValue(ValueError):
+    """A value that cannot be normalized; ``reason`` is a short code safe to log (never the value)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
+DEFAULT_MAX_LENGTH = 1000
+"""Longest text a field takes (URLs and user agents declare 2,048, emails 254); longer is ``value_too_long``."""
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_MAX_INT_DIGITS = 40  # longer integers are no identifier, amount or timestamp a field can take
+
+
+def is_prehashed(text: str) -> bool:
+    """True when ``text`` already is a SHA-256 hex digest (any case)."""
+    return len(text) == 64 and SHA256_HEX.fullmatch(text) is not None
+
+
+def sha256_hex(text: str) -> str:
+    """Lowercase hex SHA-256 of the UTF-8 bytes; a value that already is a digest passes through."""
+    if is_prehashed(text):
+        return text.lower()
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def accepts(*, numbers: bool = False, dates: bool = False, max_length: int = DEFAULT_MAX_LENGTH,
+            hook: Callable[[object, object], object] | None = None) -> Callable:
+    """Declare what a rule takes besides text (see :func:`cell_text`)."""
+
+    def mark(rule: Callable) -> Callable:
+        rule.accepts_numbers = numbers
+        rule.accepts_dates = dates
+        rule.max_length = max_length
+        rule.value_hook = hook
+        return rule
+
+    return mark
+
+
+def clean_text(value: str, max_length: int = DEFAULT_MAX_LENGTH) -> str | None:
+    """Trimmed NFC text; ``None`` for empty. Rejects lone surrogates, control characters, overlong text."""
+    if len(value) > 4 * max_length + 64:  # before NFC, so a huge cell costs nothing
+        raise InvalidValue("value_too_long")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidValue("invalid_text_encoding") from None
+        value = unicodedata.normalize("NFC", value)
+    value = value.strip()
+    if not value:
+        return None
+    if len(value) > max_length:
+        raise InvalidValue("value_too_long")
+    if _CONTROL.search(value) is not None:
+        raise InvalidValue("invalid_control_character")
+    return value
+
+
+def int_text(number: int) -> str:
+    if abs(number) >= 10**_MAX_INT_DIGITS:
+        raise InvalidValue("number_too_large")
+    return str(number)
+
+
+def number_text(value: object) -> str | None:
+    """Exact text of a number cell (int, float, Decimal, NumPy scalar); ``None`` for NaN; raises for inf.
+
+    Integral floats come from integer columns that pandas widened because of a NaN:
+    ``16505551212.0`` reads as ``16505551212``, not ``1.6505551212e10``.
+    """
+    if isinstance(value, int | np.integer):
+        return int_text(int(value))
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        if math.isnan(number):
+            return None
+        if math.isinf(number):
+            raise InvalidValue("invalid_number")
+        return int_text(int(number)) if number.is_integer() else repr(number)
+    if isinstance(value, decimal.Decimal):
+        if value.is_nan():
+            return None
+        if value.is_infinite():
+            raise InvalidValue("invalid_number")
+        if abs(value.adjusted()) > _MAX_INT_DIGITS:
+            raise InvalidValue("number_too_large")
+        return format(value.normalize(), "f") if value == value.to_integral_value() else str(value)
+    raise TypeError(type(value).__name__)
+
+
+def is_absent(value: object) -> bool:
+    return value is None or value is pd.NA or value is pd.NaT
+
+
+def is_number(value: object) -> bool:
+    return isinstance(value, int | float | decimal.Decimal | np.integer | np.floating) and not isinstance(
+        value, bool | np.bool_)
+
+
+def is_date(value: object) -> bool:
+    return isinstance(value, dt.date | np.datetime64)
+
+
+def cell_text(value: object, rule: Callable | None = None, context: object = None) -> str | None:
+    """One cell to text for ``rule``: ``None`` when absent, else trimmed NFC text, else InvalidValue.
+
+    Text and UTF-8 bytes are read for every rule; numbers only by rules declared with ``numbers=True``
+    (others reject them as ``invalid_value_type``: ``12`` is no name); bools, containers, dates (unless
+    the rule takes dates, in which case its hook reads them) and other objects are ``invalid_value_type``,
+    never ``str()``-ed.
+    """
+    max_length = getattr(rule, "max_length", DEFAULT_MAX_LENGTH)
+    if isinstance(value, str):
+        return clean_text(str(value), max_length)
+    if is_absent(value):
+        return None
+    if isinstance(value, bytes | bytearray | memoryview):
+        try:
+            text = bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidValue("not_utf8") from None
+        return clean_text(text, max_length)
+    if isinstance(value, float | np.floating) and math.isnan(value):
+        return None
+    if isinstance(value, decimal.Decimal) and value.is_nan():
+        return None
+    hook = getattr(rule, "value_hook", None)
+    if hook is not None:
+        return hook(value, context)
+    if is_number(value) and getattr(rule, "accepts_numbers", False):
+        return number_text(value)
+    raise InvalidValue("invalid_value_type")
+
+
+def to_text(value: object) -> str | None:
+    """Any cell value to trimmed NFC text; ``None`` for absent (None, NaN, pandas NA/NaT, "").
+
+    The lenient reading for ids built from several columns: numbers, bools and dates read as text
+    (``1.0`` as ``1``, a datetime in ISO form); containers and arbitrary objects are
+    ``invalid_value_type``, bytes that are not UTF-8 ``not_utf8``, a lone surrogate ``invalid_text_encoding``.
+    """
+    if type(value) is str:  # the common case first
+        if value.isascii():
+            text = value.strip()
+            if _CONTROL.search(text) is not None:
+                raise InvalidValue("invalid_control_character")
+            return text or None
+        return clean_text(value)
+    if is_absent(value):
+        return None
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if is_number(value):
+        try:
+            return number_text(value)
+        except InvalidValue as exc:
+            if exc.reason == "invalid_number":  # inf: absent, as before
+                return None
+            raise
+    if isinstance(value, np.datetime64):
+        value = pd.Timestamp(value)
+        if value is pd.NaT:
+            return None
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return cell_text(value)
