@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -11,6 +13,14 @@ from urllib.parse import urlsplit, urlunsplit
 import pandas as pd
 from airflow.providers.common.compat.sdk import BaseHook, mask_secret
 
+from snap_capi_provider.core.async_client import AsyncSnapCapiClient
+from snap_capi_provider.core.auth import (
+    DEFAULT_TOKEN_URL,
+    OAuthTokenProvider,
+    StaticToken,
+    TokenProvider,
+    check_secret_text,
+)
 from snap_capi_provider.core.client import (
     DEFAULT_BASE_URL,
     ApiResponse,
@@ -23,34 +33,61 @@ from snap_capi_provider.core.pipeline import Assets, DeliveryOptions, RowSink, s
 from snap_capi_provider.core.report import SendReport
 from snap_capi_provider.core.sources import iter_chunks
 from snap_capi_provider.core.testing_api import TestEventLogs, TestEventStats, ValidationReport, validate_rows
+from snap_capi_provider.core.urls import check_https_or_loopback, safe_url
 
-CONN_EXTRA_FIELDS = ("pixel_id", "snap_app_id", "app_id", "api_version", "debug")
+OAUTH_FIELDS = ("client_id", "client_secret", "refresh_token")
+CONN_EXTRA_FIELDS = ("pixel_id", "snap_app_id", "app_id", "api_version", "debug", *OAUTH_FIELDS, "token_url")
+#: Extras read as text: a list or an object there is a mistake, not an id.
+_TEXT_EXTRAS = ("pixel_id", "snap_app_id", "app_id", "api_version", *OAUTH_FIELDS, "token_url", "access_token")
+_KNOWN_EXTRAS = frozenset({*CONN_EXTRA_FIELDS, "access_token"})
+AUTH_TOKEN = "token"
+AUTH_OAUTH = "oauth"
 
 
 @dataclass(frozen=True)
 class SnapCapiSettings:
-    """What a ``snap_capi`` connection says (the token is kept out of ``repr``)."""
+    """What a ``snap_capi`` connection says (secrets, and credentials in the base URL, kept out of ``repr``).
 
-    access_token: str
+    ``auth`` is ``"token"`` (a long-lived ``access_token``) or ``"oauth"`` (``client_id``,
+    ``client_secret``, ``refresh_token`` and ``token_url``)."""
+
+    access_token: str | None
     base_url: str
     pixel_id: str | None
     snap_app_id: str | None
     app_id: str | None
     api_version: str
     debug: bool
+    auth: str = AUTH_TOKEN
+    client_id: str | None = None
+    client_secret: str | None = None
+    refresh_token: str | None = None
+    token_url: str = DEFAULT_TOKEN_URL
 
     def __repr__(self) -> str:
-        return (f"SnapCapiSettings(base_url={self.base_url!r}, pixel_id={self.pixel_id!r}, "
-                f"snap_app_id={self.snap_app_id!r}, api_version={self.api_version!r}, access_token='***')")
+        secrets = ("access_token='***'" if self.auth == AUTH_TOKEN else
+                   f"client_id={self.client_id!r}, token_url={safe_url(self.token_url)!r}, "
+                   "client_secret='***', refresh_token='***'")
+        return (f"SnapCapiSettings(base_url={safe_url(self.base_url)!r}, pixel_id={self.pixel_id!r}, "
+                f"snap_app_id={self.snap_app_id!r}, api_version={self.api_version!r}, auth={self.auth!r}, "
+                f"{secrets})")
+
+    @property
+    def auth_description(self) -> str:
+        """Which credentials are used, in words (never a secret)."""
+        if self.auth == AUTH_OAUTH:
+            return f"the OAuth refresh token of client {self.client_id}"
+        return "the long-lived access token"
 
 
 class SnapCapiHook(BaseHook):
     """Interact with Snap's Conversions API.
 
-    Connection: password = access token; host = base URL (default ``https://tr.snapchat.com``, any
-    https Launch Pad URL, or plain http to a loopback host such as the local emulator); extras
-    ``pixel_id``, ``snap_app_id``, ``app_id`` (v2 app events), ``api_version`` (``v3`` or ``v2``),
-    ``debug``.
+    Connection: password = long-lived access token, *or* the OAuth extras ``client_id``,
+    ``client_secret``, ``refresh_token`` and ``token_url`` (default Snap's); host = base URL (default
+    ``https://tr.snapchat.com``, any https Launch Pad URL, or plain http to a loopback host such as the
+    local emulator); extras ``pixel_id``, ``snap_app_id``, ``app_id`` (v2 app events), ``api_version``
+    (``v3`` or ``v2``), ``debug``. See ``docs/connections.md``.
 
     :param snap_capi_conn_id: The ``snap_capi`` connection id.
     :param api_version: Overrides the connection's ``api_version``.
@@ -80,42 +117,43 @@ class SnapCapiHook(BaseHook):
 
     @cached_property
     def settings(self) -> SnapCapiSettings:
+        """The connection, read and checked once (a clear :class:`SnapCapiError` names what is wrong)."""
         conn = self.get_connection(self.snap_capi_conn_id)
-        extra = conn.extra_dejson or {}
+        return read_settings(conn, self.snap_capi_conn_id, api_version=self.api_version, debug=self.debug)
 
-        def option(name: str) -> Any:
-            value = extra.get(name, extra.get(f"extra__snap_capi__{name}"))
-            return None if value in ("", None) else value
-
-        token = conn.password or option("access_token")
-        if not token:
-            raise SnapCapiError(
-                f"Connection {self.snap_capi_conn_id!r} has no access token (set its password).")
-        mask_secret(token)
-        host = _with_port(conn.host or DEFAULT_BASE_URL, conn.port)
-        api_version = str(self.api_version or option("api_version") or "v3").lower()
-        debug = self.debug if self.debug is not None else str(option("debug")).lower() in ("true", "1", "yes")
-        return SnapCapiSettings(
-            access_token=token,
-            base_url=host,
-            pixel_id=_text(option("pixel_id")),
-            snap_app_id=_text(option("snap_app_id")),
-            app_id=_text(option("app_id")),
-            api_version=api_version,
-            debug=debug,
-        )
+    @cached_property
+    def token_provider(self) -> TokenProvider:
+        """One token provider for the hook's lifetime: every client (and thread) of a run shares it."""
+        settings = self.settings
+        if settings.auth == AUTH_OAUTH:
+            return OAuthTokenProvider(
+                settings.client_id or "", settings.client_secret or "", settings.refresh_token or "",
+                settings.token_url, timeout=self.timeout, on_secret=mask_secret)
+        return StaticToken(settings.access_token or "", on_secret=mask_secret)
 
     def get_conn(self) -> SnapCapiClient:
         """A new client (one pooled HTTP session); close it when done."""
         settings = self.settings
         return SnapCapiClient(
-            access_token=settings.access_token,
+            token_provider=self.token_provider,
             base_url=settings.base_url,
             api_version=settings.api_version,
             timeout=self.timeout,
             retry=self.retry,
             pool_size=max(self.concurrency, 1),
             compress=self.compress,
+            debug=settings.debug,
+        )
+
+    def get_async_conn(self) -> AsyncSnapCapiClient:
+        """A new async client sharing this hook's token provider; use it with ``async with``."""
+        settings = self.settings
+        return AsyncSnapCapiClient(
+            token_provider=self.token_provider,
+            base_url=settings.base_url,
+            api_version=settings.api_version,
+            timeout=self.timeout,
+            retry=self.retry,
             debug=settings.debug,
         )
 
@@ -162,8 +200,10 @@ class SnapCapiHook(BaseHook):
         except Exception as exc:  # the UI shows the message; our errors never carry the token
             return False, str(exc)
         if response.ok:
-            return True, f"Connected to Snap CAPI {settings.api_version} for asset {asset_id}."
-        return False, f"Snap CAPI answered HTTP {response.status_code}: {response.text[:200]}"
+            return True, (f"Connected to Snap CAPI {settings.api_version} for asset {asset_id} with "
+                          f"{settings.auth_description}.")
+        return False, (f"Snap CAPI answered HTTP {response.status_code} (with {settings.auth_description}): "
+                       f"{response.text[:200]}")
 
     # ------------------------------------------------------------------------ test before going live
 
@@ -208,6 +248,19 @@ class SnapCapiHook(BaseHook):
             response = client.get_json(*client.stats_path(asset))
         return TestEventStats.parse(_checked(response, "test-event stats"), asset)
 
+    async def a_get_test_event_stats(self, asset_id: str | None = None) -> TestEventStats:
+        """:meth:`get_test_event_stats` for triggers: the connection is read in a worker thread, the
+        request made with the async client (same URL, auth, token provider, redaction and retries).
+
+        Raises :class:`SnapCapiError` (a subclass for a refused token or exhausted retries) or
+        ``ValueError`` when the answer is not stats."""
+        from asgiref.sync import sync_to_async
+
+        asset = await sync_to_async(self.asset_id)(asset_id)  # reads the connection (sync API)
+        async with self.get_async_conn() as client:
+            response = await client.get_json(*client.stats_path(asset))
+        return TestEventStats.parse(_checked(response, "test-event stats"), asset)
+
     def get_test_event_logs(self, asset_id: str | None = None) -> TestEventLogs:
         """Test events of the past 24 hours with Snap's verdicts, for an asset (default: the connection's).
 
@@ -241,3 +294,79 @@ def _with_port(host: str, port: int | None) -> str:
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value).strip() or None
+
+
+def read_settings(conn: Any, conn_id: str, *, api_version: str | None = None,
+                  debug: bool | None = None) -> SnapCapiSettings:
+    """A ``snap_capi`` connection as :class:`SnapCapiSettings`: the kind of credentials decided, every
+    value type-checked; a :class:`SnapCapiError` names what is wrong (never a secret's value)."""
+    raw = conn.extra_dejson if conn.extra else {}
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise SnapCapiError(f"Connection {conn_id!r}: extra must be a JSON object such as "
+                            f'{{"pixel_id": "..."}}, not a JSON {type(raw).__name__}.')
+    extra = {(k[len("extra__snap_capi__"):] if str(k).startswith("extra__snap_capi__") else str(k)): v
+             for k, v in raw.items()}
+    unknown = sorted(set(extra) - _KNOWN_EXTRAS)
+    for key in unknown:
+        close = difflib.get_close_matches(key, sorted(_KNOWN_EXTRAS), n=1, cutoff=0.7)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        warnings.warn(f"Connection {conn_id!r}: unknown extra {key!r}{hint} is ignored; known extras: "
+                      f"{', '.join(CONN_EXTRA_FIELDS)}.", UserWarning, stacklevel=3)
+
+    def option(name: str) -> Any:
+        value = extra.get(name)
+        if value in ("", None):
+            return None
+        if name in _TEXT_EXTRAS and (isinstance(value, bool) or not isinstance(value, (str, int))):
+            raise SnapCapiError(f"Connection {conn_id!r}: extra {name!r} must be text, not a JSON "
+                                f"{_json_type(value)}.")
+        return value
+
+    token = conn.password or option("access_token")
+    oauth = {name: option(name) for name in OAUTH_FIELDS}
+    given = [name for name, value in oauth.items() if value is not None]
+    if token and given:
+        raise SnapCapiError(f"Connection {conn_id!r} has both a long-lived access token (password) and OAuth "
+                            f"extras ({', '.join(given)}): keep one kind of credentials.")
+    if given and len(given) < len(OAUTH_FIELDS):
+        missing = [name for name in OAUTH_FIELDS if oauth[name] is None]
+        raise SnapCapiError(f"Connection {conn_id!r} has an incomplete OAuth set: {', '.join(missing)} "
+                            f"missing (OAuth needs {', '.join(OAUTH_FIELDS)}).")
+    if not token and not given:
+        raise SnapCapiError(f"Connection {conn_id!r} has no credentials: set its password to a long-lived "
+                            "access token, or the OAuth extras client_id, client_secret and refresh_token.")
+    labels = {"client_id": "OAuth client_id", "client_secret": "OAuth client_secret",
+              "refresh_token": "OAuth refresh_token"}
+    if token:
+        token = check_secret_text(str(token), f"access token of connection {conn_id!r}")
+        mask_secret(token)
+    else:
+        for name in OAUTH_FIELDS:
+            oauth[name] = check_secret_text(str(oauth[name]), f"{labels[name]} of connection {conn_id!r}")
+            if name != "client_id":
+                mask_secret(oauth[name])
+    token_url = check_https_or_loopback(str(option("token_url") or DEFAULT_TOKEN_URL), "token URL")
+    host = _with_port(conn.host or DEFAULT_BASE_URL, conn.port)
+    version = str(api_version or option("api_version") or "v3").lower()
+    if debug is None:
+        debug = str(extra.get("debug")).lower() in ("true", "1", "yes")
+    return SnapCapiSettings(
+        access_token=token or None,
+        base_url=host,
+        pixel_id=_text(option("pixel_id")),
+        snap_app_id=_text(option("snap_app_id")),
+        app_id=_text(option("app_id")),
+        api_version=version,
+        debug=debug,
+        auth=AUTH_TOKEN if token else AUTH_OAUTH,
+        client_id=oauth["client_id"],
+        client_secret=oauth["client_secret"],
+        refresh_token=oauth["refresh_token"],
+        token_url=token_url,
+    )
+
+
+def _json_type(value: Any) -> str:
+    return {list: "list", dict: "object", bool: "boolean", float: "number"}.get(type(value), type(value).__name__)

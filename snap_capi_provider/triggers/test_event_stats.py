@@ -3,32 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 from airflow.triggers.base import BaseTrigger, TriggerEvent
-from asgiref.sync import sync_to_async
 
-from snap_capi_provider.core.client import RETRYABLE_STATUS, auth, check_base_url, endpoint, log_exchange
-from snap_capi_provider.core.redact import install_log_filters, redact
+from snap_capi_provider.core.client import SnapCapiRetriesExhausted
 from snap_capi_provider.core.testing_api import TestEventStats, check_source, stats_reached
-from snap_capi_provider.hooks.snap_capi import SnapCapiHook, SnapCapiSettings
-
-
-class _Fatal(Exception):
-    """An answer that waiting longer cannot change (refused token, unknown asset, bad request)."""
+from snap_capi_provider.hooks.snap_capi import SnapCapiHook
 
 
 class SnapCapiTestEventStatsTrigger(BaseTrigger):
     """Poll the stats endpoint until ``source`` events reach ``min_event_count`` (and, with
     ``newer_than``, the latest arrived at or after it), or until the deadline.
 
-    Fires one event: ``{"status": "success", "stats": {...}}``, ``{"status": "timeout", "message",
-    "stats"}`` or ``{"status": "error", "message"}``. Serialized kwargs carry the connection id, never
+    Each poll is one call of :meth:`SnapCapiHook.a_get_test_event_stats` (the hook's async client
+    does the HTTP, auth and redaction); this class only polls, keeps the deadline and fires one event:
+    ``{"status": "success", "stats": {...}}``, ``{"status": "timeout", "message", "stats"}`` or
+    ``{"status": "error", "message"}``. Serialized kwargs carry the connection id, never
     the token; the deadline is absolute, so a restarted triggerer does not extend the wait.
 
     :param snap_capi_conn_id: The ``snap_capi`` connection (read in the triggerer).
@@ -78,78 +71,37 @@ class SnapCapiTestEventStatsTrigger(BaseTrigger):
             "debug": self.debug,
         })
 
+    def _hook(self) -> SnapCapiHook:
+        # A poll that cannot read the stats tries again at the next poll: no retries of its own.
+        return SnapCapiHook(self.snap_capi_conn_id, api_version=self.api_version, debug=self.debug,
+                            timeout=self.request_timeout, max_retries=0)
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        try:
-            # The connection is read in a worker thread (BaseHook.get_connection), as the compat
-            # layer's get_async_connection does where the async path could deadlock.
-            settings = await sync_to_async(self._settings)()
-        except Exception as exc:  # our errors never carry the token
-            yield TriggerEvent({"status": "error", "message": f"Cannot read the Snap CAPI connection: {exc}"})
-            return
-        install_log_filters()
+        hook = self._hook()
         last: TestEventStats | None = None
         problem = "no answer yet"
-        async with aiohttp.ClientSession(headers={"User-Agent": "snap-capi-provider"}) as session:
-            while True:
-                try:
-                    last = await self._fetch(session, settings)
-                    problem = ""
-                except _Fatal as exc:
-                    yield TriggerEvent({"status": "error", "message": str(exc)})
-                    return
-                except Exception as exc:  # transient: keep polling until the deadline
-                    problem = redact(str(exc) or type(exc).__name__, (settings.access_token,))
-                    self.log.warning("Snap CAPI stats of asset %s not read (%s); polling on.",
-                                     self.asset_id, problem)
-                if last is not None and self._reached(last):
-                    yield TriggerEvent({"status": "success", "stats": last.to_dict()})
-                    return
-                remaining = self.deadline - time.time()
-                if remaining <= 0:
-                    yield TriggerEvent({"status": "timeout", "message": self._timeout_message(last, problem),
-                                        "stats": last.to_dict() if last else None})
-                    return
-                await asyncio.sleep(min(self.poll_interval, remaining))
+        while True:
+            try:
+                last = await hook.a_get_test_event_stats(self.asset_id)
+                problem = ""
+            except (SnapCapiRetriesExhausted, ValueError) as exc:  # transient: poll on until the deadline
+                problem = str(exc) or type(exc).__name__
+                self.log.warning("Snap CAPI stats of asset %s not read (%s); polling on.", self.asset_id, problem)
+            except Exception as exc:  # refused token, unknown asset, bad connection: waiting cannot help
+                yield TriggerEvent({"status": "error", "message": str(exc) or type(exc).__name__})
+                return
+            if last is not None and self._reached(last):
+                yield TriggerEvent({"status": "success", "stats": last.to_dict()})
+                return
+            remaining = self.deadline - time.time()
+            if remaining <= 0:
+                yield TriggerEvent({"status": "timeout", "message": self._timeout_message(last, problem),
+                                    "stats": last.to_dict() if last else None})
+                return
+            await asyncio.sleep(min(self.poll_interval, remaining))
 
     def _reached(self, stats: TestEventStats) -> bool:
         return stats_reached(stats, self.source, self.min_event_count, self.newer_than)
-
-    def _settings(self) -> SnapCapiSettings:
-        hook = SnapCapiHook(self.snap_capi_conn_id, api_version=self.api_version, debug=self.debug)
-        settings = hook.settings
-        return dataclasses.replace(settings, base_url=check_base_url(settings.base_url))
-
-    async def _fetch(self, session: aiohttp.ClientSession, settings: SnapCapiSettings) -> TestEventStats:
-        path, query = endpoint(settings.api_version, "stats", self.asset_id)
-        headers, token_query = auth(settings.api_version, settings.access_token)
-        url = settings.base_url + path
-        limit = max(min(self.request_timeout, self.deadline - time.time()), 1.0)
-        started = time.monotonic()
-        try:
-            async with session.get(url, params={**query, **token_query}, headers=headers,
-                                   timeout=aiohttp.ClientTimeout(total=limit)) as response:
-                status, text = response.status, await response.text()
-        except asyncio.TimeoutError:
-            raise RuntimeError("timed out") from None
-        except aiohttp.ClientError as exc:  # the text may hold the URL, and the URL the token
-            raise RuntimeError(f"connection error ({type(exc).__name__})") from None
-        text = redact(text[:2000], (settings.access_token,))
-        if settings.debug:
-            log_exchange("GET", path, status, 0, time.monotonic() - started, text)
-        if status in RETRYABLE_STATUS:
-            raise RuntimeError(f"HTTP {status}")
-        try:
-            body = json.loads(text) if text else None
-        except ValueError:
-            body = None
-        if not 200 <= status < 300:
-            reason = body.get("reason") if isinstance(body, dict) else text[:200]
-            raise _Fatal(f"Snap CAPI answered HTTP {status} to the test-event stats request for asset "
-                         f"{self.asset_id}: {reason}")
-        try:
-            return TestEventStats.parse(body, self.asset_id)
-        except ValueError as exc:
-            raise RuntimeError(f"unexpected stats answer ({exc})") from None
 
     def _timeout_message(self, last: TestEventStats | None, problem: str) -> str:
         if last is None:
