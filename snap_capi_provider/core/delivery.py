@@ -54,6 +54,8 @@ class BatchItem:
     row: int
     payload: bytes
     extra: dict[str, object] | None = None
+    mask: int = 0
+    """Identifier bit mask of the event (:mod:`snap_capi_provider.core.readiness`)."""
 
 
 @dataclass

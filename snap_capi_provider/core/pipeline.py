@@ -1,32 +1,34 @@
 """The send path: DataFrame chunks in, concurrent batches out, a report folded as it goes.
 
-Memory stays bounded: one chunk is prepared at a time and at most ``2 * concurrency`` batches are
-in flight, so millions of rows stream through with the footprint of a few chunks.
+Memory stays bounded whatever the input's size: one chunk is prepared at a time (or one per worker
+process), at most ``2 * concurrency`` batches are in flight, and the run-wide set of event ids takes
+8 bytes an id. A run stops early, accounting for every row it read, when the token is refused, when
+``stop`` is set (the task is killed) or when an exception interrupts it: rows not known to be
+delivered are failed, and an exception carries the report as ``exc.snap_capi_report``.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
+import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-import orjson
 import pandas as pd
 
 from snap_capi_provider.core.client import SnapCapiAuthError, SnapCapiClient
 from snap_capi_provider.core.delivery import BatchItem, BatchOutcome, deliver
-from snap_capi_provider.core.events import (
-    EventChunk,
-    EventOptions,
-    MappingError,
-    build_events,
-    resolve_mapping,
-)
+from snap_capi_provider.core.events import EventOptions, MappingError, resolve_mapping
+from snap_capi_provider.core.fields import resolve as resolve_field
+from snap_capi_provider.core.pacing import EventIdSet, PacedClient, Progress, RateLimiter
+from snap_capi_provider.core.prepare import Prepared, Shard, prepare_chunk, process_pool
 from snap_capi_provider.core.report import SendReport
-from snap_capi_provider.core.wire import encode_v2, encode_v3
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,11 @@ MAX_EVENTS_PER_REQUEST = 2000
 DEFAULT_MAX_BATCH_BYTES = 2_000_000
 NOT_SENT = "not_sent_after_auth_error"
 """Reason of the rows left unsent once the token was refused (the run stops sending)."""
+INTERRUPTED = "not_sent_interrupted"
+"""Reason of the rows read but not sent when the run was stopped or interrupted by an error."""
+STOP_GRACE_S = 30.0
+"""How long a stopped run waits for the requests already in flight to settle."""
+BatchFn = Callable[[SnapCapiClient, str, Sequence[BatchItem]], BatchOutcome]
 
 
 @dataclass(frozen=True)
@@ -55,15 +62,34 @@ class DeliveryOptions:
     concurrency: int = 4
     dedupe_event_ids: bool = True
     """Reject a repeated ``event_id`` within one run (Snap would drop it anyway)."""
+    max_requests_per_second: float | None = None
+    """Client-side cap on event requests started per second (Snap asks for under 1000)."""
+    dry_run: bool = False
+    """Prepare and account for every row, send nothing (``would_send`` in the report)."""
+    prepare_processes: int = 1
+    """Worker processes that normalize and encode chunks (1: in the task's own process)."""
+    progress_interval_s: float = 5.0
+    """Seconds between progress lines in the task log (0: only the final one)."""
 
     def __post_init__(self) -> None:
-        if not 1 <= self.batch_size <= MAX_EVENTS_PER_REQUEST:
-            raise ValueError(f"batch_size must be between 1 and {MAX_EVENTS_PER_REQUEST}, "
-                             f"not {self.batch_size}.")
-        if self.max_batch_bytes < 1024:
-            raise ValueError("max_batch_bytes must be at least 1024.")
-        if self.concurrency < 1:
-            raise ValueError("concurrency must be at least 1.")
+        if not _is_int(self.batch_size) or not 1 <= self.batch_size <= MAX_EVENTS_PER_REQUEST:
+            raise ValueError(f"batch_size must be a whole number between 1 and {MAX_EVENTS_PER_REQUEST}, "
+                             f"not {self.batch_size!r}.")
+        if not _is_int(self.max_batch_bytes) or self.max_batch_bytes < 1024:
+            raise ValueError(f"max_batch_bytes must be a whole number of at least 1024, not {self.max_batch_bytes!r}.")
+        if not _is_int(self.concurrency) or not 1 <= self.concurrency <= 256:
+            raise ValueError(f"concurrency must be a whole number between 1 and 256, not {self.concurrency!r}.")
+        if self.max_requests_per_second is not None and not 0 < self.max_requests_per_second <= 100_000:
+            raise ValueError("max_requests_per_second must be positive (Snap asks for under 1000), "
+                             f"not {self.max_requests_per_second!r}.")
+        if not _is_int(self.prepare_processes) or not 1 <= self.prepare_processes <= 64:
+            raise ValueError(f"prepare_processes must be between 1 and 64, not {self.prepare_processes!r}.")
+        if not self.progress_interval_s >= 0:
+            raise ValueError("progress_interval_s must not be negative.")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 class RowSink(Protocol):
@@ -82,129 +108,194 @@ def send_rows(
     delivery: DeliveryOptions | None = None,
     sink: RowSink | None = None,
     sink_columns: Sequence[str] = (),
-    batch_fn: Callable[[SnapCapiClient, str, Sequence[BatchItem]], BatchOutcome] = deliver,
+    batch_fn: BatchFn = deliver,
+    shard: Shard | None = None,
+    total_rows: int | None = None,
+    stop: threading.Event | None = None,
 ) -> SendReport:
     """Send every row of ``chunks``; returns the report (``rows == accepted + rejected + failed``).
 
     Raises :class:`MappingError` before sending anything when the mapping does not fit the columns.
+    ``shard`` keeps only the rows of one shard (the others are not counted); ``total_rows`` gives the
+    progress lines an ETA; setting ``stop`` ends the run after the requests in flight.
     """
-    run = _Run(client, assets, event_options or EventOptions(), delivery or DeliveryOptions(), sink,
-               tuple(sink_columns), batch_fn)
-    return run.execute(chunks, field_mapping)
+    delivery = delivery or DeliveryOptions()
+    if delivery.max_requests_per_second:
+        client = PacedClient(client, RateLimiter(delivery.max_requests_per_second))  # type: ignore[assignment]
+    run = _Run(client, assets, event_options or EventOptions(), delivery, sink, tuple(sink_columns),
+               _dry_run_batch if delivery.dry_run else batch_fn, shard, stop or threading.Event())
+    return run.execute(chunks, field_mapping, total_rows)
+
+
+def _dry_run_batch(client: SnapCapiClient, asset_id: str, items: Sequence[BatchItem]) -> BatchOutcome:
+    return BatchOutcome(accepted=list(items))
 
 
 class _Run:
     def __init__(self, client: SnapCapiClient, assets: Assets, options: EventOptions,
                  delivery: DeliveryOptions, sink: RowSink | None, sink_columns: tuple[str, ...],
-                 batch_fn: Callable[[SnapCapiClient, str, Sequence[BatchItem]], BatchOutcome]):
+                 batch_fn: BatchFn, shard: Shard | None, stop: threading.Event):
         self.client, self.assets, self.options, self.delivery = client, assets, options, delivery
-        self.sink, self.sink_columns, self.batch_fn = sink, sink_columns, batch_fn
-        self.report = SendReport(api_version=client.api_version)
+        self.sink, self.sink_columns, self.batch_fn, self.shard, self.stop = (
+            sink, sink_columns, batch_fn, shard, stop)
+        self.report = SendReport(api_version=client.api_version, dry_run=delivery.dry_run,
+                                 prepare_processes=delivery.prepare_processes)
         self.open_batches: dict[str, tuple[list[BatchItem], int]] = {}
-        self.seen_ids: dict[str, set[str]] = {}
+        self.seen_ids: dict[str, EventIdSet] = {}
         self.inflight: dict[Future[BatchOutcome], list[BatchItem]] = {}
         self.aborted: str | None = None
+        self.mapping: dict[str, str] | None = None
+        self.unmapped_snap_columns: set[str] = set()
 
-    def execute(self, chunks: Iterable[pd.DataFrame], field_mapping: Mapping[str, str] | None) -> SendReport:
+    def execute(self, chunks: Iterable[pd.DataFrame], field_mapping: Mapping[str, str] | None,
+                total_rows: int | None) -> SendReport:
         started = time.monotonic()
-        mapping: dict[str, str] | None = None
+        self.field_mapping = field_mapping
+        progress = Progress(self.delivery.progress_interval_s, total_rows)
         with ThreadPoolExecutor(self.delivery.concurrency, thread_name_prefix="snap-capi") as pool:
             self.pool = pool
             try:
-                for frame in chunks:
-                    first_row = self.report.rows
-                    self.report.rows += len(frame)
-                    if mapping is None:
-                        mapping = resolve_mapping(list(frame.columns), field_mapping)
-                        self._check_columns(frame)
-                    if self.aborted:
-                        self._fail_unsent(frame, first_row)
-                        continue
-                    self._prepare(frame, mapping, first_row)
+                for frame, numbers, prepared in self._prepared(chunks, field_mapping):
+                    self._account(frame, numbers, prepared)
+                    progress.maybe_log(self.report)
                 for asset_id in list(self.open_batches):
                     self._flush(asset_id)
-                while self.inflight:
-                    self._collect(wait(self.inflight, return_when=FIRST_COMPLETED).done)
-            except BaseException:
-                for future in self.inflight:
-                    future.cancel()
+                self._settle(None if not self.stop.is_set() else STOP_GRACE_S)
+            except BaseException as exc:
+                self._interrupted(f"interrupted: {type(exc).__name__}")
+                self.report.duration_s = time.monotonic() - started
+                self.report.error = self.report.error or self.aborted
+                exc.snap_capi_report = self.report  # type: ignore[attr-defined]
                 raise
+        if self.stop.is_set() and not self.aborted:
+            self.aborted = "stopped: the task was asked to stop; rows not sent are failed as " + INTERRUPTED
         self.report.duration_s = time.monotonic() - started
         if self.aborted:
             self.report.error = self.aborted
+        progress.maybe_log(self.report, final=True)
         return self.report
+
+    # ------------------------------------------------------------------------------ preparing
+
+    def _prepared(self, chunks: Iterable[pd.DataFrame], field_mapping: Mapping[str, str] | None,
+                  ) -> Iterator[tuple[pd.DataFrame, list[int], Prepared | None]]:
+        """Each chunk with its row numbers and prepared events (None once the run stopped sending),
+        prepared here or, with ``prepare_processes`` > 1, in worker processes, in input order."""
+        processes = self.delivery.prepare_processes
+        with process_pool(processes) as workers:
+            pending: deque[tuple[pd.DataFrame, list[int], Future[Prepared] | None]] = deque()
+            for frame in chunks:
+                frame, numbers = self._select(frame)
+                if self.stop.is_set() or self.aborted:
+                    pending.append((frame, numbers, None))
+                elif workers is None:
+                    with _gc_paused():
+                        yield frame, numbers, self._prepare_here(frame, numbers)
+                    continue
+                else:
+                    pending.append((frame, numbers, workers.submit(*self._prepare_call(frame, numbers))))
+                while pending and (len(pending) > processes or pending[0][2] is None):
+                    yield self._ready(pending.popleft())
+                if self.stop.is_set():
+                    break
+            while pending:
+                yield self._ready(pending.popleft())
+
+    def _ready(self, entry: tuple[pd.DataFrame, list[int], Future[Prepared] | None],
+               ) -> tuple[pd.DataFrame, list[int], Prepared | None]:
+        frame, numbers, future = entry
+        return frame, numbers, (future.result() if future is not None else None)
+
+    def _select(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[int]]:
+        """The chunk's rows of this run's shard, numbered by their position in the whole input."""
+        first_row = self.report.rows_seen
+        self.report.rows_seen += len(frame)
+        if self.mapping is None:
+            self.mapping = resolve_mapping(list(frame.columns), self.field_mapping)
+            self._check_columns(frame)
+        else:
+            self._check_late_columns(frame)
+        numbers = list(range(first_row, first_row + len(frame)))
+        if self.shard is not None:
+            keep = self.shard.selects(frame)
+            if not keep.all():
+                frame = frame[keep]
+                numbers = [number for number, kept in zip(numbers, keep.tolist(), strict=True) if kept]
+        self.report.rows += len(frame)
+        return frame, numbers
+
+    def _prepare_call(self, frame: pd.DataFrame, numbers: list[int]) -> tuple[Any, ...]:
+        frame = self._with_mapped_columns(frame)
+        return (prepare_chunk, frame, self.mapping, self.options, numbers, self.client.api_version,
+                self.assets)
+
+    def _prepare_here(self, frame: pd.DataFrame, numbers: list[int]) -> Prepared:
+        call = self._prepare_call(frame, numbers)
+        return call[0](*call[1:])
+
+    def _with_mapped_columns(self, frame: pd.DataFrame) -> pd.DataFrame:
+        # A later chunk of dict rows may lack a column that no row of it has: its values are absent.
+        assert self.mapping is not None
+        absent = [c for c in {*self.mapping.values(), *self.options.event_id_columns, *self.sink_columns}
+                  if c not in frame.columns]
+        return frame.assign(**dict.fromkeys(absent)) if absent else frame
 
     def _check_columns(self, frame: pd.DataFrame) -> None:
         missing = [c for c in (*self.options.event_id_columns, *self.sink_columns) if c not in frame.columns]
+        if self.shard is not None and self.shard.key not in frame.columns:
+            missing.append(self.shard.key)
         if missing:
             raise MappingError(f"Column(s) {missing} are not in the input; "
                                f"available columns: {list(frame.columns)[:50]}.")
 
-    # ------------------------------------------------------------------------------ preparing
-
-    def _prepare(self, frame: pd.DataFrame, mapping: dict[str, str], first_row: int) -> None:
-        # A later chunk of dict rows may lack a column that no row of it has: its values are absent.
-        absent = [c for c in {*mapping.values(), *self.options.event_id_columns, *self.sink_columns}
-                  if c not in frame.columns]
-        if absent:
-            frame = frame.assign(**dict.fromkeys(absent))
-        result = build_events(frame, mapping, self.options, first_row)
-        extras = self._extras(frame, first_row)
-        for row, reason in result.rejected:
-            self._reject(row, reason, extras)
-        for code, count in result.warnings.items():
-            self.report.warn(code, count)
-        chunk = result.events
-        if not len(chunk):
+    def _check_late_columns(self, frame: pd.DataFrame) -> None:
+        """Without an explicit mapping, a column named like a Snap field that first appears in a later
+        chunk would be silently ignored: fail clearly instead."""
+        if self.field_mapping is not None or self.mapping is None:
             return
-        by_asset: dict[str, list[int]] = {}
-        for i, source in enumerate(chunk.plain["action_source"]):
-            asset_id = self.assets.for_source(str(source))
-            missing = self._missing_asset(str(source), asset_id)
-            if missing:
-                self._reject(chunk.rows[i], missing, extras)
+        mapped = set(self.mapping.values())
+        for column in frame.columns:
+            column = str(column)
+            if column in mapped or column in self.unmapped_snap_columns:
                 continue
-            if self.delivery.dedupe_event_ids:
-                seen = self.seen_ids.setdefault(asset_id, set())
-                if chunk.event_ids[i] in seen:
-                    self._reject(chunk.rows[i], "duplicate_event_id", extras)
+            snap_field = resolve_field(column)
+            if snap_field is not None and snap_field.key not in self.mapping:
+                raise MappingError(
+                    f"Column {column!r} (Snap field {snap_field.key!r}) first appears after row "
+                    f"{self.report.rows_seen - len(frame)}, after the mapping was decided from the first "
+                    "chunk; pass field_mapping to name every column to send.")
+            self.unmapped_snap_columns.add(column)
+
+    # ------------------------------------------------------------------------------ accounting
+
+    def _account(self, frame: pd.DataFrame, numbers: list[int], prepared: Prepared | None) -> None:
+        extras = self._extras(frame, numbers)
+        if prepared is None:
+            for row in numbers:
+                self._fail_row(row, NOT_SENT if self.aborted and not self.stop.is_set() else INTERRUPTED,
+                               extras)
+            return
+        for row, reason in prepared.rejected:
+            self._reject(row, reason, extras)
+        for code, count in prepared.warnings.items():
+            self.report.warn(code, count)
+        self.report.readiness.merge(prepared.readiness)
+        for asset_id, group in prepared.groups.items():
+            rows, payloads, event_ids, masks = group
+            fresh = (self.seen_ids.setdefault(asset_id, EventIdSet()).add_new(event_ids).tolist()
+                     if self.delivery.dedupe_event_ids else None)
+            for i, row in enumerate(rows):
+                if fresh is not None and not fresh[i]:
+                    self._reject(row, "duplicate_event_id", extras)
                     continue
-                seen.add(chunk.event_ids[i])
-            by_asset.setdefault(asset_id, []).append(i)
-        for asset_id, positions in by_asset.items():
-            events = self._encode(_take(chunk, positions), asset_id)
-            for position, event in zip(positions, events, strict=True):
-                row = chunk.rows[position]
-                try:
-                    payload = orjson.dumps(event)
-                except orjson.JSONEncodeError:  # a value no JSON can carry: that row, not the run
-                    self._reject(row, "unencodable_event", extras)
-                    continue
-                self._add(asset_id, BatchItem(row, payload, extras.get(row) if extras else None))
+                self._add(asset_id, BatchItem(row, payloads[i], extras.get(row) if extras else None, masks[i]))
 
-    def _missing_asset(self, source: str, asset_id: str | None) -> str | None:
-        if source != "MOBILE_APP":
-            return None if asset_id else "missing_pixel_id"
-        if not asset_id:
-            return "missing_snap_app_id"
-        if self.client.api_version == "v2" and not self.assets.app_id:
-            return "missing_app_id"  # v2 app events carry the store app id beside the Snap app id
-        return None
-
-    def _encode(self, chunk: EventChunk, asset_id: str) -> list[dict[str, object]]:
-        if self.client.api_version == "v2":
-            if asset_id == self.assets.pixel_id:
-                asset = {"pixel_id": asset_id}
-            else:
-                asset = {"snap_app_id": asset_id, "app_id": str(self.assets.app_id)}
-            return encode_v2(chunk, asset)
-        return encode_v3(chunk, frozenset({"madid"}) if self.options.hash_madid else frozenset())
-
-    def _extras(self, frame: pd.DataFrame, first_row: int) -> dict[int, dict[str, object]] | None:
+    def _extras(self, frame: pd.DataFrame, numbers: list[int]) -> dict[int, dict[str, object]] | None:
         if self.sink is None or not self.sink_columns:
             return None
+        frame = self._with_mapped_columns(frame) if self.mapping else frame
         records = frame[list(self.sink_columns)].to_dict("records")
-        return {first_row + i: record for i, record in enumerate(records)}
+        return dict(zip(numbers, records, strict=True))
 
     # ------------------------------------------------------------------------------- batching
 
@@ -224,20 +315,47 @@ class _Run:
         items, _ = self.open_batches.pop(asset_id, ([], 0))
         if not items:
             return
-        if self.aborted:
-            self._fail_items(items, NOT_SENT)
-            return
-        while len(self.inflight) >= 2 * self.delivery.concurrency:
-            self._collect(wait(self.inflight, return_when=FIRST_COMPLETED).done)
-        if self.aborted:  # the run stopped while this batch waited for a free slot
-            self._fail_items(items, NOT_SENT)
+        while len(self.inflight) >= 2 * self.delivery.concurrency and not self.stop.is_set():
+            self._collect(wait(self.inflight, timeout=1.0, return_when=FIRST_COMPLETED).done)
+        if self.aborted or self.stop.is_set():
+            self._fail_items(items, NOT_SENT if self.aborted else INTERRUPTED)
             return
         self.report.batches += 1
         self.inflight[self.pool.submit(self.batch_fn, self.client, asset_id, items)] = items
 
+    def _settle(self, grace_s: float | None) -> None:
+        """Wait for the batches in flight; past ``grace_s`` the unsettled ones are failed."""
+        deadline = None if grace_s is None else time.monotonic() + grace_s
+        while self.inflight:
+            if self.stop.is_set() and deadline is None:
+                deadline = time.monotonic() + STOP_GRACE_S
+            timeout = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic()))
+            self._collect(wait(self.inflight, timeout=timeout, return_when=FIRST_COMPLETED).done)
+            if deadline is not None and time.monotonic() >= deadline:
+                for future, items in list(self.inflight.items()):
+                    future.cancel()
+                    self._fail_items(items, INTERRUPTED)
+                self.inflight.clear()
+
+    def _interrupted(self, why: str) -> None:
+        """An exception ends the run: settle what is in flight briefly, fail everything unsent."""
+        self.stop.set()
+        self.aborted = self.aborted or why
+        for asset_id in list(self.open_batches):
+            items, _ = self.open_batches.pop(asset_id)
+            self._fail_items(items, INTERRUPTED)
+        try:
+            self._settle(STOP_GRACE_S)
+        except BaseException:  # a second interruption: account for the rest without waiting
+            for items in self.inflight.values():
+                self._fail_items(items, INTERRUPTED)
+            self.inflight.clear()
+
     def _collect(self, done: Iterable[Future[BatchOutcome]]) -> None:
         for future in done:
-            items = self.inflight.pop(future)
+            items = self.inflight.pop(future, None)
+            if items is None:
+                continue
             try:
                 outcome = future.result()
             except SnapCapiAuthError as exc:
@@ -255,6 +373,7 @@ class _Run:
         if outcome.fatal:
             self.aborted = self.aborted or outcome.fatal
         report.accepted += len(outcome.accepted)
+        report.readiness.count([item.mask for item in outcome.accepted])
         report.requests += outcome.requests
         report.retries += outcome.retries
         for code, count in outcome.warnings.items():
@@ -273,6 +392,9 @@ class _Run:
                 values = (extras or {}).get(row)
             self.sink.write(row, "rejected", reason, values)
 
+    def _fail_row(self, row: int, reason: str, extras: dict[int, dict[str, object]] | None) -> None:
+        self._fail_items([BatchItem(row, b"", (extras or {}).get(row))], reason)
+
     def _fail_items(self, items: Sequence[BatchItem], reason: str | None,
                     reasons: Sequence[str] = ()) -> None:
         for i, item in enumerate(items):
@@ -281,18 +403,15 @@ class _Run:
             if self.sink is not None:
                 self.sink.write(item.row, "failed", why, item.extra)
 
-    def _fail_unsent(self, frame: pd.DataFrame, first_row: int) -> None:
-        extras = self._extras(frame, first_row)
-        for row in range(first_row, first_row + len(frame)):
-            self._fail_items([BatchItem(row, b"", (extras or {}).get(row))], NOT_SENT)
 
-
-def _take(chunk: EventChunk, positions: list[int]) -> EventChunk:
-    if len(positions) == len(chunk):
-        return chunk
-    return EventChunk(
-        rows=[chunk.rows[i] for i in positions],
-        plain={key: [values[i] for i in positions] for key, values in chunk.plain.items()},
-        digests={key: [values[i] for i in positions] for key, values in chunk.digests.items()},
-        event_ids=[chunk.event_ids[i] for i in positions],
-    )
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Preparing a chunk allocates many small objects that all live until the chunk is sent: the
+    cyclic garbage collector would rescan them (and the input) over and over for nothing."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

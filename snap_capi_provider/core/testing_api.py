@@ -9,6 +9,7 @@ and :func:`validate_rows`, which runs the very input, mapping and normalization 
 from __future__ import annotations
 
 import bisect
+import datetime as dt
 import math
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -226,6 +227,7 @@ class ValidationReport:
     started_at: int
     sample_size: int | None = None
     error: str | None = None
+    match_readiness: dict[str, Any] = field(default_factory=dict)
 
     @property
     def invalid_rows_complete(self) -> bool:
@@ -252,6 +254,7 @@ class ValidationReport:
             started_at=math.floor(started_at),
             sample_size=sample_size,
             error=report.error,
+            match_readiness=report.readiness.to_dict(),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -259,6 +262,7 @@ class ValidationReport:
         out = asdict(self)
         out["duration_s"] = round(self.duration_s, 3)
         out["invalid_rows_complete"] = self.invalid_rows_complete
+        out["started_at_iso"] = dt.datetime.fromtimestamp(self.started_at, dt.timezone.utc).isoformat()
         return out
 
 
@@ -288,6 +292,7 @@ def validate_rows(
     sink: RowSink | None = None,
     sink_columns: Sequence[str] = (),
     sample_size: int | None = None,
+    **run_options: Any,
 ) -> ValidationReport:
     """Prepare rows exactly as :func:`send_rows` does and post them to the validate endpoint.
 
@@ -299,7 +304,7 @@ def validate_rows(
         chunks = head_rows(chunks, sample_size)
     report = send_rows(client, chunks, assets=assets, field_mapping=field_mapping,
                        event_options=event_options, delivery=delivery, sink=verdicts,
-                       sink_columns=sink_columns, batch_fn=validate_batch)
+                       sink_columns=sink_columns, batch_fn=validate_batch, **run_options)
     return ValidationReport.build(report, verdicts, started_at, sample_size)
 
 

@@ -181,13 +181,18 @@ class SnapCapiHook(BaseHook):
         sink: RowSink | None = None,
         sink_columns: tuple[str, ...] = (),
         chunk_rows: int = 20_000,
+        **run_options: Any,
     ) -> SendReport:
-        """Normalize, hash, validate and send rows; returns the report of what happened to each row."""
+        """Normalize, hash, validate and send rows; returns the report of what happened to each row.
+
+        ``data`` is rows or an iterable of DataFrame chunks (the streaming sources yield those);
+        ``run_options`` go to :func:`~snap_capi_provider.core.pipeline.send_rows` (``shard``,
+        ``total_rows``, ``stop``)."""
         assets, delivery = self._targets(pixel_id, snap_app_id, delivery)
         with self.get_conn() as client:
             return send_rows(client, iter_chunks(data, chunk_rows), assets=assets,
                              field_mapping=field_mapping, event_options=event_options, delivery=delivery,
-                             sink=sink, sink_columns=sink_columns)
+                             sink=sink, sink_columns=sink_columns, **run_options)
 
     def test_connection(self) -> tuple[bool, str]:
         """Read the test-event stats of the configured asset: checks URL, token and access, sends nothing."""
@@ -229,6 +234,7 @@ class SnapCapiHook(BaseHook):
         sink_columns: tuple[str, ...] = (),
         chunk_rows: int = 20_000,
         sample_size: int | None = None,
+        **run_options: Any,
     ) -> ValidationReport:
         """Prepare rows exactly as :meth:`send_events` does and post them to the validate endpoint
         (test events: nothing is recorded as live). ``sample_size`` validates only the first rows."""
@@ -236,7 +242,7 @@ class SnapCapiHook(BaseHook):
         with self.get_conn() as client:
             return validate_rows(client, iter_chunks(data, chunk_rows), assets=assets,
                                  field_mapping=field_mapping, event_options=event_options, delivery=delivery,
-                                 sink=sink, sink_columns=sink_columns, sample_size=sample_size)
+                                 sink=sink, sink_columns=sink_columns, sample_size=sample_size, **run_options)
 
     def get_test_event_stats(self, asset_id: str | None = None) -> TestEventStats:
         """Test and live event counts of the past hour for an asset (default: the connection's).

@@ -1,0 +1,147 @@
+"""One chunk from rows to serialized events, grouped by asset: the CPU-bound half of the send path.
+
+:func:`prepare_chunk` is a pure function of picklable arguments, so it runs in the task's process or
+in worker processes (:func:`process_pool`) when one core cannot keep up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from snap_capi_provider.core import normalize as rules
+from snap_capi_provider.core.events import EventChunk, EventOptions, build_events
+from snap_capi_provider.core.readiness import Readiness
+from snap_capi_provider.core.wire import payloads_v2, payloads_v3
+
+if TYPE_CHECKING:
+    from snap_capi_provider.core.pipeline import Assets
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Rows whose ``key`` column hashes to ``index`` out of ``count``: a stable subset of the input, so
+    ``count`` mapped tasks over the same rows together send each row exactly once."""
+
+    index: int
+    count: int
+    key: str
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.count, int) and isinstance(self.index, int) and 0 <= self.index < self.count):
+            raise ValueError(f"shard_index must be in [0, shard_count), not {self.index!r} of {self.count!r}.")
+        if not self.key:
+            raise ValueError("shard_key must name the column that assigns rows to shards (e.g. an order id).")
+
+    def selects(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.fromiter((shard_of(value, self.count) == self.index for value in frame[self.key].tolist()),
+                           bool, len(frame))
+
+
+def shard_of(value: object, count: int) -> int:
+    """The shard of a key value: a hash of its text, the same on every machine and Python version."""
+    try:
+        text = rules.to_text(value) or ""
+    except ValueError:
+        text = repr(type(value))
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % count
+
+
+AssetGroup = tuple[list[int], list[bytes], list[str], list[int]]
+"""Rows, serialized events, event ids and identifier masks of one asset's events."""
+
+
+@dataclass
+class Prepared:
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+    warnings: dict[str, int] = field(default_factory=dict)
+    readiness: Readiness = field(default_factory=Readiness)
+    groups: dict[str, AssetGroup] = field(default_factory=dict)
+
+
+def prepare_chunk(frame: pd.DataFrame, mapping: Mapping[str, str], options: EventOptions,
+                  numbers: Sequence[int], api_version: str, assets: Assets) -> Prepared:
+    """Normalize, hash, validate and serialize one chunk; events grouped by the asset they go to."""
+    result = build_events(frame, mapping, options, row_numbers=numbers)
+    prepared = Prepared(list(result.rejected), dict(result.warnings), result.readiness)
+    chunk = result.events
+    if not len(chunk):
+        return prepared
+    by_asset: dict[str, list[int]] = {}
+    for source in set(chunk.plain["action_source"]):
+        asset_id = assets.for_source(str(source))
+        positions = [i for i, value in enumerate(chunk.plain["action_source"]) if value == source]
+        missing = _missing_asset(str(source), asset_id, assets, api_version)
+        if missing:
+            prepared.rejected.extend((chunk.rows[i], missing) for i in positions)
+            continue
+        by_asset.setdefault(str(asset_id), []).extend(positions)
+    for asset_id, positions in by_asset.items():
+        positions.sort()
+        part = _take(chunk, positions)
+        if api_version == "v2":
+            asset = ({"pixel_id": asset_id} if asset_id == assets.pixel_id
+                     else {"snap_app_id": asset_id, "app_id": str(assets.app_id)})
+            payloads = payloads_v2(part, asset)
+        else:
+            payloads = payloads_v3(part, frozenset({"madid"}) if options.hash_madid else frozenset())
+        masks = part.masks.tolist() if part.masks is not None else [0] * len(part)
+        group: AssetGroup = ([], [], [], [])
+        for row, payload, event_id, mask in zip(part.rows, payloads, part.event_ids, masks, strict=True):
+            if payload is None:  # a value no JSON can carry: that row, not the run
+                prepared.rejected.append((row, "unencodable_event"))
+                continue
+            group[0].append(row)
+            group[1].append(payload)
+            group[2].append(event_id)
+            group[3].append(mask)
+        prepared.groups[asset_id] = group
+    return prepared
+
+
+def _missing_asset(source: str, asset_id: str | None, assets: Assets, api_version: str) -> str | None:
+    if source != "MOBILE_APP":
+        return None if asset_id else "missing_pixel_id"
+    if not asset_id:
+        return "missing_snap_app_id"
+    if api_version == "v2" and not assets.app_id:
+        return "missing_app_id"  # v2 app events carry the store app id beside the Snap app id
+    return None
+
+
+def _take(chunk: EventChunk, positions: list[int]) -> EventChunk:
+    if len(positions) == len(chunk):
+        return chunk
+    return EventChunk(
+        rows=[chunk.rows[i] for i in positions],
+        plain={key: [values[i] for i in positions] for key, values in chunk.plain.items()},
+        digests={key: [values[i] for i in positions] for key, values in chunk.digests.items()},
+        event_ids=[chunk.event_ids[i] for i in positions],
+        masks=chunk.masks[positions] if chunk.masks is not None else None,
+    )
+
+
+@contextmanager
+def process_pool(processes: int) -> Iterator[ProcessPoolExecutor | None]:
+    """Worker processes for :func:`prepare_chunk` (``None`` for 1: prepare in this process).
+
+    Workers are spawned, not forked: the task process runs HTTP threads, and a fork would copy
+    their locks in whatever state they are.
+    """
+    if processes <= 1:
+        yield None
+        return
+    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
