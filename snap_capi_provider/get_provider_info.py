@@ -32,7 +32,8 @@ def get_provider_info() -> dict[str, Any]:
                     "placeholders": {
                         "host": "https://tr.snapchat.com (or a Launch Pad URL, "
                                 "or http://127.0.0.1:8787 for the emulator)",
-                        "password": "Conversions API token from Snap Business Manager",
+                        "password": "Conversions API token from Snap Business Manager (or leave empty and "
+                                    "fill the OAuth fields)",
                     },
                 },
                 "conn-fields": {
@@ -55,6 +56,30 @@ def get_provider_info() -> dict[str, Any]:
                         "label": "API version",
                         "description": "v3 (current) or v2 (legacy wire format).",
                         "schema": {"type": ["string", "null"], "enum": ["v3", "v2"], "default": "v3"},
+                    },
+                    "client_id": {
+                        "label": "OAuth client ID",
+                        "description": "OAuth app of Snap's Marketing API, instead of a long-lived token: "
+                                       "client id, client secret and refresh token together.",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "client_secret": {
+                        "label": "OAuth client secret",
+                        "description": "The OAuth app's client secret (masked in logs).",
+                        "schema": {"type": ["string", "null"], "format": "password"},
+                    },
+                    "refresh_token": {
+                        "label": "OAuth refresh token",
+                        "description": "A refresh token of the OAuth app; access tokens are minted from it "
+                                       "and refreshed before they expire (masked in logs).",
+                        "schema": {"type": ["string", "null"], "format": "password"},
+                    },
+                    "token_url": {
+                        "label": "OAuth token URL",
+                        "description": "Token endpoint of the refresh grant (https; plain http only to a "
+                                       "loopback host such as the emulator).",
+                        "schema": {"type": ["string", "null"],
+                                   "default": "https://accounts.snapchat.com/login/oauth2/access_token"},
                     },
                     "debug": {
                         "label": "Debug logging",

@@ -37,6 +37,7 @@ class OAuthApp:
         self._lock = threading.Lock()
         self._tokens: dict[str, float] = {}  # access token -> expiry (clock seconds)
         self.revoked = False
+        self.issued: list[str] = []  # every token minted (tests scan logs for them)
         self.grants = 0  # tokens minted
         self.refused = 0  # grants refused
 
@@ -82,12 +83,14 @@ class OAuthApp:
             now = self.clock()
             self._tokens = {t: e for t, e in self._tokens.items() if e > now}  # forget expired ones
             self.grants += 1
+            self.issued.append(token)
             answer: dict[str, Any] = {"access_token": token, "token_type": "Bearer",
                                       "expires_in": self.token_lifetime_s,
                                       "scope": "snapchat-offline-conversions-api snapchat-marketing-api"}
             if self.rotate_refresh_token:
                 self.refresh_token = "emu-rt-" + secrets.token_urlsafe(24)
                 answer["refresh_token"] = self.refresh_token
+                self.issued.append(self.refresh_token)
         return 200, answer
 
     def _refuse(self, status: int, error: str, description: str) -> tuple[int, dict[str, Any]]:
