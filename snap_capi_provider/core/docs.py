@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from snap_capi_provider.core.fields import FIELDS, IDENTITY_RULE
-from snap_capi_provider.core.normalize import ACTION_SOURCES, EVENT_NAME_ALIASES, EVENT_NAMES
+from snap_capi_provider.core.normalize import ACTION_SOURCES, EVENT_NAME_ALIASES, EVENT_NAMES, event_time
+from snap_capi_provider.core.reasons import NOTES, REASONS
 
 HEADER = """# Field reference
 
@@ -33,7 +34,40 @@ def render() -> str:
               "Accepted aliases (any case, spaces or hyphens for underscores): "
               + ", ".join(f"`{alias.lower()}` → `{name}`" for alias, name in EVENT_NAME_ALIASES.items()) + ".",
               "", "## Action sources", "", ", ".join(f"`{source}`" for source in ACTION_SOURCES), ""]
+    lines += _rules()
+    lines += ["## Rejection reasons", "",
+              "Every code a row or a value can be rejected with (`dropped_<code>` when "
+              "`invalid_field_policy=\"drop\"` keeps the row).", "", "| code | meaning and fix |", "|---|---|"]
+    lines += [f"| `{code}` | {text} |" for code, text in REASONS.items()]
+    lines += ["", "Absent, not rejected, and counted:", "", "| note | meaning |", "|---|---|"]
+    lines += [f"| `{code}` | {text} |" for code, text in NOTES.items()] + [""]
     return "\n".join(lines)
+
+
+def _example(example: tuple) -> str:
+    raw, *context, result = example
+    where = f" ({context[0]})" if context else ""
+    shown = "absent" if result is None else f"`{result}`"
+    return f"`{raw!r}`{where} → {shown}".replace("|", "\\|")
+
+
+def _rules() -> list[str]:
+    lines = ["## Normalization rules", "",
+             "Values are read as trimmed NFC text first: empty, None, NaN and NA mean absent; a lone surrogate, "
+             "a control character, an over-long text, a container or an object is rejected, never `str()`-ed. "
+             "A value of 64 hex characters is taken as already hashed (lower-cased, never hashed twice). "
+             "A context in brackets is the row's country.", "",
+             "| field | rule | accepted | rejected |", "|---|---|---|---|"]
+    for field in FIELDS:
+        rule = field.rule or (event_time if field.key == "event_time" else None)
+        if rule is None or not (field.accepted or field.rejected):
+            continue
+        summary = " ".join((rule.__doc__ or "").strip().split("\n\n")[0].split())
+        accepted = "<br>".join(_example(example) for example in field.accepted) or "—"
+        rejected = "<br>".join(_example(example) for example in field.rejected) or "—"
+        summary = summary.replace("|", "\\|")
+        lines.append(f"| `{field.key}` | {summary} | {accepted} | {rejected} |")
+    return lines + [""]
 
 
 if __name__ == "__main__":

@@ -1,0 +1,107 @@
+"""Dates of birth (never invent a part) and event times (vectorised, RFC 2822, no relative words)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from snap_capi_provider.core import normalize as n
+
+
+@pytest.mark.parametrize("raw", [
+    "1997-12-26", "19971226", 19971226, 19971226.0, "12/26/1997", "26/12/1997", "26.12.1997", "1997/12/26",
+    "1997.12.26", "12-26-1997", "26-12-1997", "1997-12-26T00:00:00", "1997-12-26 10:30:00+02:00", "26 Dec 1997",
+    "26 December 1997", "December 26, 1997", "Dec. 26, 1997", "Dec 26th, 1997", "26-Dec-1997", "1997 Dec 26",
+    "Friday, December 26, 1997", dt.date(1997, 12, 26), dt.datetime(1997, 12, 26, 23, 59),
+    pd.Timestamp("1997-12-26"), np.datetime64("1997-12-26"), decimal.Decimal("19971226"),
+])
+def test_full_dates_of_birth(raw):
+    assert n.normalize_column([raw], n.date_of_birth) == (["19971226"], [None])
+
+
+def test_ambiguous_day_month_reads_us_order_and_dots_european():
+    assert n.date_of_birth("05/06/1997") == "19970506"
+    assert n.date_of_birth("05.06.1997") == "19970605"
+
+
+@pytest.mark.parametrize(("raw", "reason"), [
+    ("1997", "incomplete_date_of_birth"), (1997, "invalid_date_of_birth"), ("1997-12", "incomplete_date_of_birth"),
+    ("12/1997", "incomplete_date_of_birth"), ("12/26", "incomplete_date_of_birth"),
+    ("199712", "incomplete_date_of_birth"),
+    ("Dec 26", "incomplete_date_of_birth"), ("26 Dec", "incomplete_date_of_birth"),
+    ("December", "incomplete_date_of_birth"),
+    ("December 1997", "incomplete_date_of_birth"), ("Friday", "incomplete_date_of_birth"),
+    ("10:30", "incomplete_date_of_birth"),
+    ("10:30 pm", "incomplete_date_of_birth"), ("now", "incomplete_date_of_birth"),
+    ("today", "incomplete_date_of_birth"),
+    ("12/26/97", "ambiguous_date_of_birth"), (12345, "invalid_date_of_birth"), (-19971226, "invalid_date_of_birth"),
+    ("-1", "invalid_date_of_birth"), ("1997-02-30", "invalid_date_of_birth"), ("13/13/1997", "invalid_date_of_birth"),
+    ("17971226", "invalid_date_of_birth"), ("2999-01-01", "date_of_birth_in_future"),
+    ("not a date", "invalid_date_of_birth"),
+    ("Smarch 3, 1997", "invalid_date_of_birth"), (True, "invalid_value_type"), ({"y": 1997}, "invalid_value_type"),
+    (dt.time(10, 30), "invalid_value_type"),
+])
+def test_dates_of_birth_with_a_part_missing_or_invalid_are_rejected(raw, reason):
+    assert n.normalize_column([raw], n.date_of_birth) == ([None], [reason])
+
+
+def test_date_of_birth_never_fills_from_today():
+    today = dt.date.today()
+    for raw in (f"{today.month}/{today.day}", today.strftime("%B %d"), str(today.year)):
+        assert n.normalize_column([raw], n.date_of_birth)[0] == [None]
+
+
+def test_future_date_of_birth_is_invalid():
+    tomorrow = dt.date.today() + dt.timedelta(days=1)
+    assert n.normalize_column([tomorrow], n.date_of_birth) == ([None], ["date_of_birth_in_future"])
+
+
+SECONDS = 1732000000
+
+
+@pytest.mark.parametrize("value", [
+    "Tue, 19 Nov 2024 07:06:40 GMT", "Tue, 19 Nov 2024 07:06:40 +0000", "19 Nov 2024 08:06:40 +0100",
+    "2024-11-19T07:06:40.123456789Z", "2024-11-19T07:06:40.5Z", "20241119T070640Z",
+])
+def test_event_time_rfc_2822_and_more_iso(value):
+    assert n.event_time(value) == SECONDS
+
+
+@pytest.mark.parametrize("word", ["now", "today", "yesterday", "tomorrow", "Now"])
+def test_event_time_relative_words_are_rejected(word):
+    with pytest.raises(n.InvalidValue, match="invalid_event_time"):
+        n.event_time(word)
+
+
+def test_event_time_rejects_containers_and_surrogates():
+    for value, reason in [({"t": 1}, "invalid_value_type"), ([1], "invalid_value_type"),
+                          ("2024\ud800", "invalid_text_encoding")]:
+        with pytest.raises(n.InvalidValue, match=reason):
+            n.event_time(value)
+
+
+MIXED = [SECONDS, SECONDS * 1000, "2024-11-19T07:06:40Z", "2024-11-19 08:06:40", None, float("nan"), "now",
+         pd.Timestamp(SECONDS, unit="s", tz="UTC"), dt.datetime(2024, 11, 19, 7, 6, 40),
+         "Tue, 19 Nov 2024 07:06:40 GMT", {"a": 1}, [1], True, -5, "1e400", str(SECONDS), np.int64(SECONDS),
+         decimal.Decimal(SECONDS), pd.NaT,
+         "2024-11-19T07:06:40Z"]
+
+
+@pytest.mark.parametrize("timezone", [None, "UTC", "Europe/Paris", "Not/AZone"])
+def test_normalize_event_times_gives_exactly_what_event_time_gives(timezone):
+    values, errors = n.normalize_event_times(MIXED, timezone)
+    for value, seconds, error in zip(MIXED, values, errors, strict=True):
+        try:
+            expected = (n.event_time(value, timezone), None)
+        except n.InvalidValue as exc:
+            expected = (None, exc.reason)
+        assert (seconds, error) == expected, value
+
+
+def test_normalize_event_times_accepts_a_series():
+    values, errors = n.normalize_event_times(pd.Series(["2024-11-19T07:06:40Z"] * 3), None)
+    assert values == [SECONDS] * 3 and errors == [None] * 3

@@ -1,0 +1,127 @@
+"""Phones: validity not possibility, every written form, and the compiled fast path equal to phonenumbers."""
+
+from __future__ import annotations
+
+import random
+
+import phonenumbers
+import pytest
+
+from snap_capi_provider.core import normalize as n
+from snap_capi_provider.core import phones
+
+MARKETS = ["US", "GB", "FR", "DE", "IN", "BR", "MX", "AU", "JP", "CA"]
+OTHERS = ["IT", "AR", "CN", "ES", "NL", "SE", "RU", "ZA", "NG", "KR", "AE", "SG", "CH", "IE", "NZ", "PH", "ID"]
+
+
+def _outcome(rule, text, region, default):
+    try:
+        return rule(text, region, default)
+    except n.InvalidValue as exc:
+        return "!" + exc.reason
+
+
+def _numbers(seed: int, per_type: int):
+    rng = random.Random(seed)
+    out = []
+    for region in MARKETS + OTHERS:
+        md = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        trunk = md.national_prefix or ""
+        for kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE,
+                     phonenumbers.PhoneNumberType.TOLL_FREE):
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None:
+                continue
+            nsn, cc = phonenumbers.national_significant_number(example), str(example.country_code)
+            out.append((phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.NATIONAL), region, None))
+            out.append((phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.INTERNATIONAL), None, None))
+            for _ in range(per_type):
+                digits = list(nsn)
+                for _ in range(rng.randint(0, 4)):
+                    digits[rng.randrange(len(digits))] = str(rng.randint(0, 9))
+                mutated = "".join(digits)
+                if rng.random() < 0.2:
+                    mutated = mutated[:rng.randint(1, len(mutated))]
+                if rng.random() < 0.2:
+                    mutated += str(rng.randint(0, 99))
+                for form in (mutated, trunk + mutated, cc + mutated, "+" + cc + mutated, "00" + cc + mutated,
+                             "011" + cc + mutated, cc + trunk + mutated):
+                    out.append((form, rng.choice([region, region, None, rng.choice(MARKETS)]),
+                                rng.choice([None, "US", "GB", region])))
+    for _ in range(per_type * 40):
+        digits = "".join(rng.choice("0123456789") for _ in range(rng.randint(2, 18)))
+        out.append((digits, rng.choice(MARKETS + OTHERS + [None]), rng.choice([None, "US", "DE", "IN"])))
+    return out
+
+
+def test_fast_path_gives_exactly_phonenumbers_answer():
+    cases = _numbers(seed=9, per_type=120)
+    assert len(cases) > 40_000
+    mismatches = []
+    for text, region, default in cases:
+        fast = _outcome(n.phone, text, region, default)
+        reference = _outcome(phones.phone_reference, text, region, default)
+        if fast != reference:
+            mismatches.append((text, region, default, fast, reference))
+    assert not mismatches[:20]
+    accepted = sum(1 for text, region, default in cases if not str(_outcome(n.phone, text, region, default))[0] == "!")
+    assert accepted > len(cases) // 10  # the sample exercises valid numbers, not only rejections
+
+
+def test_fast_path_settles_the_common_shapes_without_phonenumbers(monkeypatch):
+    def boom(*args, **kwargs):
+        raise AssertionError("phonenumbers.parse called")
+
+    n.phone("(650) 555-1212", "US")  # warm the compiled metadata
+    monkeypatch.setattr(phonenumbers, "parse", boom)
+    for text, region in [("(650) 555-1212", "US"), ("+44 20 7946 0958", None), ("06 12 34 56 78", "FR"),
+                         ("030 901820", "DE"), ("98765 43210", "IN"), ("0412 345 678", "AU"),
+                         ("090-1234-5678", "JP"), ("(613) 555-0123", "CA"), ("16505551212", None)]:
+        try:
+            n.phone(text, region)
+        except n.InvalidValue:
+            pass
+
+
+@pytest.mark.parametrize(("raw", "region", "default", "expected"), [
+    ("tel:+1-650-555-1212", None, None, "16505551212"),
+    ("tel:+1-650-555-1212;ext=12", None, None, "16505551212"),
+    ("+1 650 555 1212 ext. 123", None, None, "16505551212"),
+    ("(650) 555-1212 x12", "US", None, "16505551212"),
+    ("650-555-1212 #4", "US", None, "16505551212"),
+    ("011 44 20 7946 0958", "US", None, "442079460958"),  # the US international prefix
+    ("00 33 6 12 34 56 78", None, None, "33612345678"),
+    ("+33 (0)6 12 34 56 78", None, None, "33612345678"),
+    ("٠٦١٢٣٤٥٦٧٨", "FR", None, "33612345678"),  # Arabic-Indic digits
+    ("０６ １２ ３４ ５６ ７８", "FR", None, "33612345678"),  # full-width
+    ("06 12 34 56 78", "US", "FR", "33612345678"),  # not valid in the row's country: the default region
+    ("06 12 34 56 78", None, "FR", "33612345678"),
+    ("447400123456", "US", None, "447400123456"),  # digits already carrying a valid country code
+])
+def test_phone_forms(raw, region, default, expected):
+    assert n.phone(raw, region, default) == expected
+
+
+@pytest.mark.parametrize(("raw", "region", "reason"), [
+    ("07700 900123", "GB", "invalid_phone"),  # possible, but not a valid number (Ofcom drama range)
+    ("+1 555 555 5555", None, "invalid_phone"),
+    ("+44 1234", None, "invalid_phone"),
+    ("1-800-FLOWERS", "US", "invalid_phone"),
+    ("12345", "US", "invalid_phone"),
+    ("6505551212", None, "phone_without_country_code"),
+    ("+999 123 456 789", None, "invalid_phone"),
+    ("phone: 650 555 1212", "US", "invalid_phone"),
+])
+def test_numbers_valid_nowhere_are_rejected_never_hashed(raw, region, reason):
+    assert n.normalize_column([raw], n.phone, [region]) == ([None], [reason])
+
+
+def test_phone_context_pairs_row_country_with_default_region():
+    context = n.phone_context(["gb", None, "usa"], "fr")
+    assert context == [("GB", "FR"), (None, "FR"), (None, "FR")]
+    values, errors = n.normalize_column(["07400 123456", "06 12 34 56 78", "06 12 34 56 78"], n.phone, context)
+    assert values == ["447400123456", "33612345678", "33612345678"] and errors == [None] * 3
+
+
+def test_bool_is_no_phone():
+    assert n.normalize_column([True], n.phone, ["US"]) == ([None], ["invalid_value_type"])

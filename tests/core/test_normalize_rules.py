@@ -1,0 +1,216 @@
+"""The catalogue's own examples, the reason registry, and the stricter rules of issue 9 (one test per rule)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from snap_capi_provider.core import normalize as n
+from snap_capi_provider.core.fields import FIELDS
+from snap_capi_provider.core.reasons import NOTES, REASONS, describe
+
+CORE = Path(n.__file__).resolve().parent
+
+
+def _run(snap_field, raw, context):
+    if snap_field.key == "event_time":
+        values, errors = n.normalize_event_times([raw], "UTC" if context else None)
+        return values[0], errors[0]
+    ctx = None if context is None else [context]
+    values, errors = n.normalize_column([raw], snap_field.rule, ctx)
+    return values[0], errors[0]
+
+
+EXAMPLES = [(f, ex, kind) for f in FIELDS for kind in ("accepted", "rejected") for ex in getattr(f, kind)]
+
+
+@pytest.mark.parametrize(("snap_field", "example", "kind"), EXAMPLES,
+                         ids=[f"{f.key}-{kind}-{i}" for i, (f, _, kind) in enumerate(EXAMPLES)])
+def test_catalogue_examples_hold(snap_field, example, kind):
+    raw, *context, expected = example
+    value, error = _run(snap_field, raw, context[0] if context else None)
+    if kind == "accepted":
+        assert (value, error) == (expected, None)
+    else:
+        assert value is None and error == expected
+
+
+def test_every_reason_the_code_emits_is_documented():
+    emitted = set()
+    for path in CORE.glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        emitted |= set(re.findall(r'InvalidValue\("([a-z_0-9]+)"\)', source))
+        emitted |= set(re.findall(r'reasons\[i\] = (?:reasons\[i\] or )?"([a-z_0-9]+)"', source))
+        emitted |= set(re.findall(r'\(\w+, "([a-z_]+(?:_id|_large|_event_id))"', source))
+        emitted |= {f"missing_{key}" for key in re.findall(r'_fill_constant\(plain, "([a-z_]+)"', source)}
+        emitted |= set(re.findall(r'return None, "([a-z_]+)", None', source))
+        emitted |= set(re.findall(r'"invalid_phone" if regions else "([a-z_]+)"', source))
+    emitted -= {"event_id", "order_id", "app_id"}  # column names caught by the loose pattern
+    missing = sorted(code for code in emitted if describe(code) is None)
+    assert not missing, f"reason codes without an entry in core/reasons.py: {missing}"
+    assert {"invalid_phone", "phone_without_country_code", "incomplete_date_of_birth", "invalid_value_type",
+            "invalid_text_encoding", "missing_event_time", "insufficient_identity", "duplicate_event_id",
+            "missing_pixel_id", "purchase_missing_currency", "event_too_old", "event_in_future"} <= set(REASONS)
+    assert describe("dropped_invalid_email") and describe("snap_rejected: bad pixel")
+    assert all(code.isascii() and " " not in code for code in (*REASONS, *NOTES))
+
+
+def test_docs_list_every_reason():
+    text = (CORE.parents[1] / "docs" / "fields.md").read_text(encoding="utf-8")
+    assert all(f"`{code}`" in text for code in (*REASONS, *NOTES))
+
+
+# --- cells that are not text ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("rule", [n.email, n.name, n.city, n.state, n.country, n.gender, n.currency, n.device_id,
+                                  n.ip_address, n.event_name, n.action_source])
+@pytest.mark.parametrize("cell", [{"a": 1}, [1, 2], {1, 2}, (1,), True, np.bool_(False), object(),
+                                  dt.date(2020, 1, 1)])
+def test_containers_bools_and_objects_are_rejected_not_stringified(rule, cell):
+    values, errors = n.normalize_column([cell], rule)
+    assert values == [None] and errors == ["invalid_value_type"]
+
+
+@pytest.mark.parametrize("rule", [f.rule for f in FIELDS if f.rule is not None])
+@pytest.mark.parametrize("cell", ["ab\ud800cd", "\udfff", "x\x00y", "a\x1bb", "é" * 3000])
+def test_unencodable_control_and_overlong_text_is_a_row_reason_in_every_field(rule, cell):
+    values, errors = n.normalize_column([cell], rule, ["us"])
+    assert values == [None]
+    assert errors[0] in {"invalid_text_encoding", "invalid_control_character", "value_too_long"}
+
+
+def test_bytes_that_are_not_utf8_are_rejected():
+    assert n.normalize_column([b"\xff"], n.name) == ([None], ["not_utf8"])
+
+
+@pytest.mark.parametrize(("rule", "cell", "expected"), [
+    (n.phone, 16505551212, "16505551212"), (n.phone, 16505551212.0, "16505551212"),
+    (n.external_id, 12.0, "12"), (n.external_id, np.int64(7), "7"), (n.amount, 3, 3.0),
+    (n.count, np.float64(2.0), 2), (n.plain_text, 8812, "8812"),
+])
+def test_numbers_are_read_exactly_where_a_number_makes_sense(rule, cell, expected):
+    assert n.normalize_column([cell], rule, ["US"] if rule is n.phone else None) == ([expected], [None])
+
+
+@pytest.mark.parametrize(("cell", "country", "expected"), [
+    (2134, "us", "02134"), (2134, None, "02134"), (2134.0, "us", "02134"), (501, "us", "00501"),
+    (94025, "us", "94025"), (21341234, "us", "02134"), (2000, "au", "2000"), (1067, "de", "01067"),
+])
+def test_int_zip_that_lost_its_leading_zero_gets_it_back(cell, country, expected):
+    assert n.normalize_column([cell], n.zip_code, [country]) == ([expected], [None])
+
+
+def test_zip_rejects_bools_and_non_zips():
+    assert n.normalize_column([True, "n/a", "12"], n.zip_code, ["us", None, "us"])[1] == [
+        "invalid_value_type", "invalid_zip", "invalid_zip"]
+
+
+# --- emails ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("mailto:Person@Example.com", "person@example.com"), ("MAILTO:a%2Bb@x.io?subject=hi", "a+b@x.io"),
+    ('"Person, A" <Person@Example.com>', "person@example.com"), ("<a@b.co>", "a@b.co"),
+    ("first.last+tag@sub.example.co.uk", "first.last+tag@sub.example.co.uk"), ("josé@exämple.de", "josé@exämple.de"),
+])
+def test_email_unwraps_and_keeps_dots_and_tags(raw, expected):
+    assert n.email(raw) == expected
+
+
+@pytest.mark.parametrize("bad", ["a@b", "a..b@x.com", ".a@x.com", "a.@x.com", "a@-x.com", "a@x-.com", "a@x.c",
+                                 "a@x.123", "a@[1.2.3.4]", "a b@x.com", "x" * 65 + "@x.com",
+                                 "a@" + "b" * 250 + ".com", "Name <a@x.com", "a@x.com>", "a@x_y.com"])
+def test_email_rejects_invalid_addresses(bad):
+    with pytest.raises(n.InvalidValue, match="invalid_email"):
+        n.email(bad)
+
+
+# --- names, gender, states, countries ------------------------------------------------------------------
+
+@pytest.mark.parametrize("apostrophe", ["'", "\u2019", "\u2018", "\u02bc", "\u02bb", "`", "\u00b4", "\uff07",
+                                        "\u2032"])
+def test_every_apostrophe_like_character_is_removed_from_names(apostrophe):
+    assert n.name(f"O{apostrophe}Brien") == "obrien"
+    assert n.name(f"N{apostrophe}Dèye") == "ndèye"
+
+
+@pytest.mark.parametrize(("raw", "country", "expected"), [
+    ("Québec", None, "qc"), ("Quebec", "ca", "qc"), ("Puerto Rico", None, "pr"), ("Guam", "us", "gu"),
+    ("District of Columbia", None, "dc"), ("Washington, D.C.", "us", "dc"), ("Newfoundland and Labrador", "CA", "nl"),
+    ("New South Wales", "au", "nsw"), ("São Paulo", "br", "sp"), ("Sao Paulo", "BR", "sp"), ("Jalisco", "mx", "jal"),
+    ("Maharashtra", "in", "mh"), ("Baden-Württemberg", "de", "bw"), ("ca", "us", "ca"), ("Bavaria", "de", "bavaria"),
+])
+def test_state_names_with_country_context(raw, country, expected):
+    assert n.state(raw, country) == expected
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("Deutschland", "de"), ("España", "es"), ("Espana", "es"), ("Italia", "it"), ("Brasil", "br"), ("México", "mx"),
+    ("日本", "jp"), ("Nederland", "nl"), ("Polska", "pl"), ("Österreich", "at"), ("Federal Republic of Germany", "de"),
+    ("United Kingdom of Great Britain and Northern Ireland", "gb"), ("England", "gb"), ("U.S.A.", "us"),
+    ("Korea, Republic of", "kr"), ("Российская Федерация", "ru"), ("Türkiye", "tr"), ("Sverige", "se"), ("fra", "fr"),
+])
+def test_country_names_english_official_and_native(raw, expected):
+    assert n.country(raw) == expected
+
+
+@pytest.mark.parametrize("bad", ["Atlantis", "zz", "xx", "Europe"])
+def test_unknown_country_rejected(bad):
+    with pytest.raises(n.InvalidValue, match="invalid_country"):
+        n.country(bad)
+
+
+# --- mobile ad ids ---------------------------------------------------------------------------------
+
+UUID = "6d92078a-8246-4ba4-ae5b-76104861e7dc"
+
+
+@pytest.mark.parametrize("raw", [UUID, UUID.upper(), "{" + UUID + "}", UUID.replace("-", ""),
+                                 UUID.replace("-", "").upper()])
+def test_madid_canonical_forms(raw):
+    assert n.device_id(raw) == UUID
+
+
+@pytest.mark.parametrize("bad", ["abc", UUID + "0", UUID[:-1], "{" + UUID, UUID.replace("-", "", 1), "g" * 32])
+def test_madid_other_strings_rejected(bad):
+    assert n.normalize_column([bad], n.device_id) == ([None], ["invalid_madid"])
+
+
+def test_all_zero_madid_is_absent_and_counted():
+    notes: dict[str, int] = {}
+    zero = "00000000-0000-0000-0000-000000000000"
+    values, errors = n.normalize_column([zero, UUID, zero.replace("-", ""), zero], n.device_id, notes=notes)
+    assert values == [None, UUID, None, None] and errors == [None] * 4
+    assert notes == {"madid_opted_out": 3}
+
+
+# --- currencies, IPs ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("raw", "error"), [("XXX", "invalid_currency"), ("xts", "invalid_currency"),
+                                            ("EURO", "invalid_currency"), (840, "invalid_value_type")])
+def test_currency_rejects_no_currency_testing_and_non_codes(raw, error):
+    assert n.normalize_column([raw], n.currency) == ([None], [error])
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("::ffff:1.2.3.4", "::ffff:1.2.3.4"),
+("::FFFF:0102:0304", "::ffff:1.2.3.4"),
+                                               ("[2001:db8::1]", "2001:db8::1"),
+                                               ("2001:0db8:0000:0000:0000:0000:0000:0001", "2001:db8::1")])
+def test_ip_rfc5952(raw, expected):
+    assert n.ip_address(raw) == expected
+
+
+@pytest.mark.parametrize("bad", ["1.2.3", "01.2.3.4", "1.2.3.4:80", "::g", "localhost"])
+def test_ip_invalid(bad):
+    with pytest.raises(n.InvalidValue, match="invalid_ip_address"):
+        n.ip_address(bad)
+
+
+def test_normalize_column_accepts_a_series_and_aware_timestamps_keep_their_local_date():
+    same_instant = [pd.Timestamp("1997-12-26T23:30:00-05:00"), pd.Timestamp("1997-12-27T04:30:00Z")]
+    values, errors = n.normalize_column(pd.Series(same_instant, dtype=object), n.date_of_birth)
+    assert values == ["19971226", "19971227"] and errors == [None, None]
