@@ -101,7 +101,7 @@ def _month(name: str) -> int:
     return month
 
 
-@accepts(numbers=True, dates=True, max_length=64, hook=_dob_hook)
+@accepts(numbers=True, dates=True, max_length=100, hook=_dob_hook)
 def date_of_birth(text: str) -> str:
     """A full date in a common form to ``YYYYMMDD`` (``1997-12-26``, ``26 Dec 1997`` -> ``19971226``).
 

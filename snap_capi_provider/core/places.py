@@ -159,7 +159,7 @@ def _zip_hook(value: object, country_code: object) -> str | None:
     return text
 
 
-@accepts(numbers=True, max_length=32, hook=_zip_hook)
+@accepts(numbers=True, max_length=100, hook=_zip_hook)
 def zip_code(text: str, country_code: object = None) -> str | None:
     """Lower case, no spaces; a US zip keeps its first five digits (``94025-1234`` -> ``94025``).
 
