@@ -11,7 +11,7 @@ import pendulum
 from airflow.providers.sqlite.hooks.sqlite import SqliteHook
 from airflow.sdk import dag, task
 
-from snap_capi_provider.operators.send_events import SnapCapiSendEventsOperator
+from snap_capi_provider.operators.snap_capi import SnapCapiSendEventsOperator
 
 PURCHASES_SQL = """
 SELECT order_id, purchased_at, store_id, first_name, last_name, email, phone,

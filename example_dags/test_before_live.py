@@ -24,9 +24,9 @@ import time
 import pendulum
 from airflow.sdk import chain, dag, task
 
-from snap_capi_provider.operators.send_events import SnapCapiSendEventsOperator
+from snap_capi_provider.operators.snap_capi import SnapCapiSendEventsOperator
 from snap_capi_provider.operators.test_event_logs import SnapCapiTestEventLogsOperator
-from snap_capi_provider.operators.validate import SnapCapiValidateOperator
+from snap_capi_provider.operators.snap_capi import SnapCapiValidateOperator
 from snap_capi_provider.sensors.test_event_stats import SnapCapiTestEventStatsSensor
 
 # How the rows become events: the same for validating, test events and the live send.

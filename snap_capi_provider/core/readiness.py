@@ -128,24 +128,30 @@ class Readiness:
             "madid_opted_out": self.opted_out,
         }
 
-    def advice(self) -> str | None:
-        """A warning for the task log when few events carry an email or a phone, naming what to fix."""
-        if not self.events:
-            return None
-        share = self.share(0b11)
-        if share >= POOR_SHARE:
-            return None
-        worst = []
-        for key in ("em", "ph"):
-            if key in self.unmapped:
-                worst.append(f"{key}: no column mapped")
-            elif self.invalid.get(key):
-                reason, count = self.invalid[key].most_common(1)[0]
-                worst.append(f"{key}: {count} values refused ({reason})")
-            elif self.empty.get(key):
-                worst.append(f"{key}: {self.empty[key]} rows empty")
-        return (f"Poor match readiness: only {share:.0%} of the events carry an email or a phone "
-                f"({'; '.join(worst) or 'map an email or phone column'}). Snap matches few events without them.")
+def readiness_advice(section: Mapping[str, Any]) -> str | None:
+    """A warning for the task log when few events carry an email or a phone, naming what to fix
+    (from a report's ``match_readiness`` section)."""
+    if not section.get("events"):
+        return None
+    shares = section.get("share_with", {})
+    email, phone = shares.get("em", 0.0), shares.get("ph", 0.0)
+    if max(email, phone) >= POOR_SHARE:
+        return None
+    hints = []
+    for key in ("em", "ph"):
+        info = section.get("dropped", {}).get(key)
+        if not info:
+            continue
+        if info.get("unmapped"):
+            hints.append(f"{key}: no column mapped")
+        elif info.get("invalid"):
+            reason, count = next(iter(info["invalid"].items()))
+            hints.append(f"{key}: {count} values refused ({reason})")
+        elif info.get("empty"):
+            hints.append(f"{key}: {info['empty']} rows empty")
+    return (f"Poor match readiness: {email:.0%} of the events carry an email and {phone:.0%} a phone "
+            f"({'; '.join(hints) or 'map an email or phone column'}). Snap matches few events without them; "
+            "see match_readiness in the report.")
 
 
 def merge_readiness(sections: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

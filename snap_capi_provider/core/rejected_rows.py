@@ -31,7 +31,8 @@ class RejectedRowsWriter:
         values = values or {}
         picked = {column: _plain(values.get(column)) for column in self.columns}
         if self._csv is not None:
-            self._csv.writerow([row, status, reason, *("" if v is None else v for v in picked.values())])
+            cells = ["" if v is None else _defused(str(v)) for v in picked.values()]
+            self._csv.writerow([row, status, _defused(reason), *cells])
         else:
             record = {"row": row, "status": status, "reason": reason, **picked}
             self.stream.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
@@ -43,6 +44,14 @@ def _plain(value: object) -> object:
         return to_text(value)
     except ValueError:
         return None
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _defused(cell: str) -> str:
+    """A cell a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``) gets a leading quote."""
+    return "'" + cell if cell.startswith(_FORMULA_STARTS) else cell
 
 
 def format_for(path: str) -> str:

@@ -33,7 +33,7 @@ def emu(monkeypatch):
 def build_dag(dag_id: str, rows: list[dict], **operator_kwargs):
     from airflow.sdk import dag, task
 
-    from snap_capi_provider.operators.send_events import SnapCapiSendEventsOperator
+    from snap_capi_provider.operators.snap_capi import SnapCapiSendEventsOperator
 
     operator_kwargs = {"field_mapping": MAPPING, "event_name": "PURCHASE", "default_phone_region": "US",
                        "retry_backoff_s": 0.0, "retry_backoff_max_s": 0.0, **operator_kwargs}

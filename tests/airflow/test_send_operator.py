@@ -36,7 +36,7 @@ MAPPING = {"email": "email", "phone": "phone", "first_name": "first_name", "last
 def build_dag(dag_id: str, rows_task, **operator_kwargs):
     from airflow.sdk import dag
 
-    from snap_capi_provider.operators.send_events import SnapCapiSendEventsOperator
+    from snap_capi_provider.operators.snap_capi import SnapCapiSendEventsOperator
 
     @dag(dag_id=dag_id, schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False)
     def pipeline():

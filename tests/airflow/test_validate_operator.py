@@ -40,7 +40,7 @@ MAPPING = {"email": "email", "event_time": "ts", "order_id": "order_id", "value"
 def validate_dag(dag_id: str, rows, **operator_kwargs):
     from airflow.sdk import dag, task
 
-    from snap_capi_provider.operators.validate import SnapCapiValidateOperator
+    from snap_capi_provider.operators.snap_capi import SnapCapiValidateOperator
 
     @task(show_return_value_in_logs=False)  # the rows hold PII: keep them out of the logs
     def extract():

@@ -1,0 +1,83 @@
+"""Argument checks and task messages of the row operators (kept apart so the operators stay readable)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+_POSITIVE_INTS = ("chunk_rows", "batch_size", "max_batch_bytes", "prepare_processes", "shard_count")
+_RATIOS = ("max_rejected_ratio", "min_match_ready_ratio")
+
+
+def check_arguments(op: Any) -> None:
+    """Range checks of the operator's numeric arguments, at construction and again after rendering."""
+    for name in _POSITIVE_INTS:
+        value = getattr(op, name, None)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}.")
+    for name in _RATIOS:
+        value = getattr(op, name, None)
+        if value is not None and (not _is_number(value) or not 0 <= value <= 1):
+            raise ValueError(f"{name} must be between 0 and 1, not {value!r}.")
+    if op.min_rows is not None and (not isinstance(op.min_rows, int) or op.min_rows < 0):
+        raise ValueError(f"min_rows must be a whole number of at least 0, not {op.min_rows!r}.")
+    if not isinstance(op.shard_index, int) or not 0 <= op.shard_index < op.shard_count:
+        raise ValueError(f"shard_index must be in [0, shard_count={op.shard_count}), not {op.shard_index!r}.")
+    if op.max_requests_per_second is not None and (not _is_number(op.max_requests_per_second)
+                                                   or op.max_requests_per_second <= 0):
+        raise ValueError(f"max_requests_per_second must be positive, not {op.max_requests_per_second!r}.")
+    for name in ("max_event_age_days", "max_future_skew_s", "progress_interval_s"):
+        value = getattr(op, name)
+        if not _is_number(value) or value < 0:
+            raise ValueError(f"{name} must be a number of at least 0, not {value!r}.")
+    timeout = op.hook_params.get("timeout")
+    if timeout is not None and not (isinstance(timeout, tuple) or (_is_number(timeout) and timeout > 0)):
+        raise ValueError(f"hook_params timeout must be a positive number of seconds, not {timeout!r}.")
+    retries = op.hook_params.get("max_retries")
+    if retries is not None and (not isinstance(retries, int) or isinstance(retries, bool) or retries < 0):
+        raise ValueError(f"hook_params max_retries must be a whole number of at least 0, not {retries!r}.")
+    concurrency = op.hook_params.get("concurrency")
+    if concurrency is not None and (not isinstance(concurrency, int) or not 1 <= concurrency <= 256):
+        raise ValueError(f"hook_params concurrency must be a whole number between 1 and 256, not {concurrency!r}.")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def reasons_text(by_reason: Mapping[str, int], limit: int = 10) -> str:
+    ordered = sorted(by_reason.items(), key=lambda kv: -kv[1])
+    text = ", ".join(f"{reason} ({count})" for reason, count in ordered[:limit])
+    return text + (f", and {len(ordered) - limit} more reasons" if len(ordered) > limit else "")
+
+
+def summary_text(report: Mapping[str, Any], keys: tuple[str, ...]) -> str:
+    shown = [f"{key}={report[key]}" for key in keys if key in report]
+    if report.get("dry_run"):
+        shown.insert(1, f"would_send={report.get('would_send')}")
+    readiness = report.get("match_readiness") or {}
+    if readiness.get("events"):
+        shown.append(f"strong_identifier_share={readiness['share_with_strong_identifier']:.0%}")
+    if report.get("errors") and isinstance(report["errors"], dict):
+        shown.append(f"errors={report['errors']}")
+    return ", ".join(shown)
+
+
+def problem_text(report: Any, rejected_rows_path: str | None, max_rejected_ratio: float) -> str | None:
+    """Why a send run fails its task, or None."""
+    where = (f" They are in {rejected_rows_path}, marked 'failed'." if rejected_rows_path
+             else " Set rejected_rows_path to get them in a file.")
+    again = " Re-running is safe: the same rows get the same event_ids and Snap deduplicates them."
+    if report.error:
+        return (f"Snap CAPI run stopped: {report.error}. {report.failed} of {report.rows} rows were not "
+                f"delivered.{where}")
+    if report.failed:
+        return (f"{report.failed} of {report.rows} rows could not be delivered to Snap "
+                f"({reasons_text(report.failures.by_reason)}); {report.accepted} were accepted."
+                f"{where}{again}")
+    if report.rows and report.rejected / report.rows > max_rejected_ratio:
+        return (f"{report.rejected} of {report.rows} rows were rejected (max_rejected_ratio="
+                f"{max_rejected_ratio}); the {report.accepted} valid rows were sent. "
+                f"Reasons: {reasons_text(report.rejections.by_reason)}.")
+    return None
