@@ -10,6 +10,9 @@ Control endpoints (loopback only, no token): ``GET /_emulator/summary``, ``GET /
 ``GET /_emulator/faults``, ``POST /_emulator/reset``, ``POST /_emulator/faults``,
 ``GET|POST /_emulator/config`` (``{"count_only": true}``: the send endpoints only count events and ids,
 for benchmarks; also ``CapiEmulator(count_only=True)`` and ``snap-capi-emulator --count-only``).
+OAuth (when started with ``oauth_client_id``/``oauth_client_secret``/``oauth_refresh_token``):
+``POST /login/oauth2/access_token`` (refresh grant, tokens living ``token_lifetime_s``),
+``POST /_emulator/oauth/revoke`` and ``POST /_emulator/oauth/expire``; ``summary()["token_refreshes"]``.
 
 >>> with CapiEmulator() as emu:  # doctest: +SKIP
 ...     requests.post(f"{emu.url}/v3/PIXEL/events?access_token=test-token", json={"data": [...]})

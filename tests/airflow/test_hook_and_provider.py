@@ -68,6 +68,11 @@ def test_provider_info_declares_the_connection_type_and_its_form():
     assert conn_type["hook-class-name"] == "snap_capi_provider.hooks.snap_capi.SnapCapiHook"
     assert {"pixel_id", "snap_app_id", "api_version"} <= set(conn_type["conn-fields"])
     assert conn_type["ui-field-behaviour"]["relabeling"]["password"] == "Access token"
+    fields = conn_type["conn-fields"]
+    assert {"client_id", "client_secret", "refresh_token", "token_url"} <= set(fields)
+    assert all(fields[name]["label"] for name in ("client_id", "client_secret", "refresh_token", "token_url"))
+    assert fields["client_secret"]["schema"]["format"] == fields["refresh_token"]["schema"]["format"] == "password"
+    assert fields["token_url"]["schema"]["default"] == "https://accounts.snapchat.com/login/oauth2/access_token"
 
 
 def test_airflow_discovers_the_provider_and_its_connection_type(airflow_db):
