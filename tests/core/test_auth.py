@@ -16,7 +16,8 @@ from snap_capi_provider.emulator import CapiEmulator
 
 PIXEL = "pixel-123"
 # Secrets with the characters that break a form body unless URL-encoded.
-APP = {"oauth_client_id": "cid-1", "oauth_client_secret": "cs+/=SECRET-9f8e", "oauth_refresh_token": "rt+/=REFRESH-7d6c"}
+APP = {"oauth_client_id": "cid-1", "oauth_client_secret": "cs+/=SECRET-9f8e",
+       "oauth_refresh_token": "rt+/=REFRESH-7d6c"}
 
 
 @pytest.fixture
