@@ -101,10 +101,10 @@ def deliver(client: SnapCapiClient, asset_id: str, items: Sequence[BatchItem]) -
     while pending:
         part = pending.pop()
         try:
-            response = _post(client, asset_id, part.items, outcome, validate=False)
+            response = post_batch(client, asset_id, part.items, outcome, validate=False)
             _settle_part(response, part, pending, outcome, client.api_version, client, asset_id)
         except SnapCapiRetriesExhausted as exc:
-            outcome.failed.extend((item, _failure_reason(str(exc))) for item in part.items)
+            outcome.failed.extend((item, failure_reason(str(exc))) for item in part.items)
         except SnapCapiAuthError as exc:
             outcome.fatal = f"auth_error: {exc}"
             for unsettled in (part, *pending):
@@ -122,11 +122,10 @@ def settle_response(response: ApiResponse, items: list[BatchItem], pending: list
     pending.extend(part.items for part in parts)
 
 
-_settle = settle_response  # the former private name, still imported by core.testing_api
-
-
-def _post(client: SnapCapiClient, asset_id: str, items: Sequence[BatchItem], outcome: BatchOutcome, *,
-          validate: bool) -> ApiResponse:
+def post_batch(client: SnapCapiClient, asset_id: str, items: Sequence[BatchItem], outcome: BatchOutcome,
+               *, validate: bool) -> ApiResponse:
+    """Post ``items`` (to the validate endpoint with ``validate``), counting requests and retries in
+    ``outcome`` also when the retries run out."""
     body = encode_body(items, client.api_version)
     try:
         response = client.post_events(asset_id, body, validate=validate, n_events=len(items))
@@ -147,7 +146,7 @@ def _settle_part(response: ApiResponse, part: _Part, pending: list[_Part], outco
     refused = code == 400 or (response.ok and status in NEGATIVE_STATUSES)
     if refused and _looks_like_auth(body, response.text):
         raise SnapCapiAuthError(f"Snap CAPI refused the request as unauthorized (HTTP {code}): "
-                                f"{_snap_reason(_message(body))}")
+                                f"{snap_reason(_message(body))}")
     if api_version == "v2" and body is not None and (refused or status in ACCEPTED_STATUSES):
         named = _v2_named(body, len(part.items))
         if named:
@@ -181,7 +180,7 @@ def _settle_part(response: ApiResponse, part: _Part, pending: list[_Part], outco
 def _narrow(client: SnapCapiClient | None, asset_id: str, body: dict | None, part: _Part,
             pending: list[_Part], outcome: BatchOutcome) -> None:
     items = part.items
-    reason = _snap_reason(_message(body))
+    reason = snap_reason(_message(body))
     if len(items) == 1:
         outcome.rejected.append((items[0], reason))
         return
@@ -212,7 +211,7 @@ def _validate(client: SnapCapiClient, asset_id: str, items: list[BatchItem],
     when the answer says nothing usable (then the caller bisects)."""
     outcome.warn("narrowed_with_validate")
     try:
-        response = _post(client, asset_id, items, outcome, validate=True)
+        response = post_batch(client, asset_id, items, outcome, validate=True)
     except SnapCapiRetriesExhausted:
         return None
     body = response.body if isinstance(response.body, dict) else None
@@ -230,7 +229,7 @@ def _validate(client: SnapCapiClient, asset_id: str, items: list[BatchItem],
                 continue
             seen += 1
             if str(entry.get("status") or "").upper() not in ACCEPTED_STATUSES:
-                verdicts[index] = _snap_reason(_message(entry) or _message(body))
+                verdicts[index] = snap_reason(_message(entry) or _message(body))
         return verdicts if seen else None
     named = _v2_named(body, len(items))
     return named or None
@@ -243,7 +242,7 @@ def _v2_named(body: dict, n: int) -> dict[int, str]:
             continue
         for index in record.get("record_indexes") or []:
             if isinstance(index, int) and not isinstance(index, bool) and 0 <= index < n:
-                named.setdefault(index, _snap_reason(record.get("reason")))
+                named.setdefault(index, snap_reason(record.get("reason")))
     return named
 
 
@@ -264,12 +263,14 @@ def _message(body: dict | None) -> str:
     return str(body.get("reason") or "")
 
 
-def _snap_reason(message: object) -> str:
+def snap_reason(message: object) -> str:
+    """The reason of an event Snap refused: ``snap_rejected: <Snap's message, scrubbed of PII>``."""
     text = scrub_pii(" ".join(str(message or "").split()))[:160]
     return f"snap_rejected: {text}" if text else "snap_rejected"
 
 
-def _failure_reason(message: str) -> str:
+def failure_reason(message: str) -> str:
+    """The reason of events whose retries ran out: ``retries_exhausted: <last error>``."""
     return "retries_exhausted: " + message.rsplit(": ", 1)[-1]
 
 

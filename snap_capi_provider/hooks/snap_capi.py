@@ -28,12 +28,14 @@ from snap_capi_provider.core.client import (
     SnapCapiClient,
     SnapCapiError,
 )
+from snap_capi_provider.core.event_logs import TestEventLogs
+from snap_capi_provider.core.event_stats import TestEventStats
 from snap_capi_provider.core.events import EventOptions
 from snap_capi_provider.core.pipeline import Assets, DeliveryOptions, RowSink, send_rows
 from snap_capi_provider.core.report import SendReport
 from snap_capi_provider.core.sources import iter_chunks
-from snap_capi_provider.core.testing_api import TestEventLogs, TestEventStats, ValidationReport, validate_rows
 from snap_capi_provider.core.urls import check_https_or_loopback, safe_url
+from snap_capi_provider.core.validation import ValidationReport, validate_rows
 
 OAUTH_FIELDS = ("client_id", "client_secret", "refresh_token")
 CONN_EXTRA_FIELDS = ("pixel_id", "snap_app_id", "app_id", "api_version", "debug", *OAUTH_FIELDS, "token_url")
