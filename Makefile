@@ -24,7 +24,7 @@ test: lint
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 demo: install
-	$(BIN)/python -m example_dags.demo
+	$(BIN)/python -m demo.run
 
 bench: install
 	$(BIN)/uv pip install -q --python $(BIN)/python -c constraints.txt -e ".[dev,bench]"

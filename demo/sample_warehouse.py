@@ -38,8 +38,15 @@ CREATE TABLE IF NOT EXISTS purchases (
 """
 
 
-def seed(path: str | Path, start: datetime, end: datetime, per_day: int = 12, seed_value: int = 7) -> int:
-    """Create (or extend) the warehouse with purchases between ``start`` and ``end``; returns rows added."""
+BROKEN_CUSTOMER = ("Kim", "Lee", "kim.lee(at)example.com", None, "Austin", "Texas", "73301", "US")
+"""A customer whose email is malformed and who left no phone: Snap could never match the purchase."""
+
+
+def seed(path: str | Path, start: datetime, end: datetime, per_day: int = 12, seed_value: int = 7,
+         broken_every: int = 0) -> int:
+    """Create (or extend) the warehouse with purchases between ``start`` and ``end``; returns rows added.
+
+    With ``broken_every`` N, every Nth purchase is made by :data:`BROKEN_CUSTOMER` (to show a rejection)."""
     rng = random.Random(seed_value)
     rows = []
     moment = start.astimezone(timezone.utc)
@@ -48,6 +55,8 @@ def seed(path: str | Path, start: datetime, end: datetime, per_day: int = 12, se
     while moment < end:
         first, last, email, phone, city, state, zip_code, country = rng.choice(CUSTOMERS)
         number += 1
+        if broken_every and number % broken_every == 0:
+            first, last, email, phone, city, state, zip_code, country = BROKEN_CUSTOMER
         rows.append((
             f"ORD-{number}", moment.isoformat(timespec="seconds"), rng.choice(STORES), first, last, email, phone,
             city, state, zip_code, country, round(rng.uniform(5, 400), 2), CURRENCIES[country], rng.randint(1, 5),
@@ -59,11 +68,13 @@ def seed(path: str | Path, start: datetime, end: datetime, per_day: int = 12, se
     return len(rows)
 
 
-def count_between(path: str | Path, start: datetime, end: datetime) -> int:
+def count_between(path: str | Path, start: datetime, end: datetime, broken: bool | None = None) -> int:
+    """Purchases in ``[start, end)``; only the broken ones (True) or only the others (False)."""
+    where = "" if broken is None else (" AND email = ?" if broken else " AND email != ?")
+    params = (_iso(start), _iso(end)) + (() if broken is None else (BROKEN_CUSTOMER[2],))
     with sqlite3.connect(path) as db:
         return db.execute(
-            "SELECT COUNT(*) FROM purchases WHERE purchased_at >= ? AND purchased_at < ?",
-            (_iso(start), _iso(end)),
+            "SELECT COUNT(*) FROM purchases WHERE purchased_at >= ? AND purchased_at < ?" + where, params,
         ).fetchone()[0]
 
 

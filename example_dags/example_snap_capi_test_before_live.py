@@ -14,7 +14,7 @@ optionally ``api_version: "v2"`` and ``debug: true``. Against the local emulator
     snap-capi-emulator --port 8787 --token demo-token &
     export AIRFLOW_CONN_SNAP_CAPI_DEFAULT='{"conn_type": "snap_capi", "host": "http://127.0.0.1:8787",
         "password": "demo-token", "extra": {"pixel_id": "demo-pixel"}}'
-    python example_dags/test_before_live.py
+    python example_dags/example_snap_capi_test_before_live.py
 """
 
 from __future__ import annotations
@@ -24,10 +24,12 @@ import time
 import pendulum
 from airflow.sdk import chain, dag, task
 
-from snap_capi_provider.operators.snap_capi import SnapCapiSendEventsOperator
-from snap_capi_provider.operators.test_event_logs import SnapCapiTestEventLogsOperator
-from snap_capi_provider.operators.snap_capi import SnapCapiValidateOperator
-from snap_capi_provider.sensors.test_event_stats import SnapCapiTestEventStatsSensor
+from snap_capi_provider.operators.snap_capi import (
+    SnapCapiSendEventsOperator,
+    SnapCapiTestEventLogsOperator,
+    SnapCapiValidateOperator,
+)
+from snap_capi_provider.sensors.snap_capi import SnapCapiTestEventStatsSensor
 
 # How the rows become events: the same for validating, test events and the live send.
 EVENTS = {
@@ -50,7 +52,7 @@ EVENTS = {
     tags=["snap", "conversions", "example", "testing"],
     doc_md=__doc__,
 )
-def snap_capi_test_before_live():
+def example_snap_capi_test_before_live():
     # The rows hold customers' PII: keep the returned value out of the task log.
     @task(show_return_value_in_logs=False)
     def extract_orders() -> list[dict]:
@@ -92,7 +94,7 @@ def snap_capi_test_before_live():
     chain(validate_sample, send_test_events, wait_for_test_events, [summarize_test_logs, send_live])
 
 
-dag_object = snap_capi_test_before_live()
+dag_object = example_snap_capi_test_before_live()
 
 if __name__ == "__main__":
     dag_object.test()

@@ -33,9 +33,7 @@ _EVENT_LEVEL = frozenset({"event_name", "event_time", "action_source", "event_id
 # Fields whose values arrive in a mapped column as structured values, not text.
 _STRUCTURED = frozenset({"content_ids"})
 # Fields whose rule reads the row's normalized country (lower-case alpha-2) as its second argument.
-_COUNTRY_CONTEXT = frozenset({"zp"})  # TODO(st): once the state rule takes the country
-# Fields whose rule may say "opted out" (the all-zero mobile ad id): the value is left out, the row kept.
-_OPT_OUT_KEYS = frozenset({"madid", "idfv"})
+_COUNTRY_CONTEXT = frozenset({"zp", "st"})
 
 
 class ConfigError(ValueError):
@@ -224,18 +222,15 @@ def build_events(frame: pd.DataFrame, mapping: Mapping[str, str], options: Event
         snap_field = BY_KEY[key]
         if key in ("country", "event_time") or key in _STRUCTURED:
             continue
+        notes: dict[str, int] = {}
         if key == "ph":
-            default = (options.default_phone_region or "").upper() or None
-            regions = [c.upper() if isinstance(c, str) and len(c) == 2 else default for c in countries]
-            values, errors = rules.normalize_column(frame[source], snap_field.rule, regions)
+            context = rules.phone_context(countries, options.default_phone_region)
+            values, errors = rules.normalize_column(frame[source], snap_field.rule, context)
         elif key in _COUNTRY_CONTEXT:
             values, errors = rules.normalize_column(frame[source], snap_field.rule, countries)
         else:
-            values, errors = rules.normalize_column(frame[source], snap_field.rule)
-        if key in _OPT_OUT_KEYS:
-            opted_out = getattr(rules, "OPTED_OUT", "opted_out")
-            readiness.opted_out += sum(1 for error in errors if error == opted_out)
-            errors = [None if error == opted_out else error for error in errors]
+            values, errors = rules.normalize_column(frame[source], snap_field.rule, notes=notes)
+        readiness.opted_out += sum(count for note, count in notes.items() if note.endswith("_opted_out"))
         reject(errors, snap_field, values)
         plain[key] = values
     if "content_ids" in mapping:
@@ -286,7 +281,7 @@ def _event_times(values: list[object] | None, options: EventOptions, n: int,
         for i in range(n):
             reasons[i] = reasons[i] or "missing_event_time"
         return [None] * n
-    seconds, errors = _normalize_event_times(values, options.timezone)
+    seconds, errors = rules.normalize_event_times(values, options.timezone)
     now = options.clock()
     oldest = now - options.max_event_age_days * 86400
     newest = now + options.max_future_skew_s
@@ -394,21 +389,3 @@ def _event_ids(frame: pd.DataFrame, plain: dict[str, list[object]], digests: dic
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
-
-
-def _normalize_event_times(values: list[object], timezone: str | None) -> tuple[list[int | None], list[str | None]]:
-    if hasattr(rules, "normalize_event_times"):
-        return rules.normalize_event_times(values, timezone)
-    seconds: list[int | None] = []
-    errors: list[str | None] = []
-    for value in values:
-        try:
-            seconds.append(rules.event_time(value, timezone))
-            errors.append(None)
-        except rules.InvalidValue as exc:
-            seconds.append(None)
-            errors.append(exc.reason)
-        except (ValueError, TypeError, ArithmeticError, LookupError, AttributeError):
-            seconds.append(None)
-            errors.append("invalid_event_time")
-    return seconds, errors

@@ -149,6 +149,8 @@ def cell_text(value: object, rule: Callable | None = None, context: object = Non
         return None
     if isinstance(value, decimal.Decimal) and value.is_nan():
         return None
+    if isinstance(value, bool | np.bool_ | list | tuple | set | frozenset | dict | np.ndarray):
+        raise InvalidValue("invalid_value_type")  # no rule's hook reads containers or bools
     hook = getattr(rule, "value_hook", None)
     if hook is not None:
         return hook(value, context)

@@ -1,4 +1,4 @@
-"""The example DAG ``test_before_live`` runs green under ``dag.test()`` against the emulator, on v3 and v2."""
+"""The example DAG ``example_snap_capi_test_before_live`` runs green under ``dag.test()`` against the emulator, on v3 and v2."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ TASKS = ("extract_orders", "validate_sample", "send_test_events", "wait_for_test
 @pytest.mark.parametrize("api_version", ["v3", "v2"])
 def test_example_dag_runs_green(emulator, monkeypatch, api_version):
     monkeypatch.setenv("AIRFLOW_CONN_SNAP_CAPI_DEFAULT", conn_json(emulator.url, api_version=api_version))
-    module = importlib.import_module("example_dags.test_before_live")
+    module = importlib.import_module("example_dags.example_snap_capi_test_before_live")
 
     dag_run = run_dag(module.dag_object)
 

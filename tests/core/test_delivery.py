@@ -149,9 +149,9 @@ def test_a_refused_token_stops_delivery_and_keeps_what_was_settled(emu):
 
 def test_a_body_too_large_is_halved_and_an_event_too_large_alone_is_rejected():
     rows = pii_rows(12)
-    rows[4]["search_string"] = "x" * 6000
+    rows[4]["items"] = ["x" * 900 + str(i) for i in range(7)]  # fields under their caps, the event not
     mapping = {"event_id": "order_id", "em": "email", "event_time": "ts", "value": "amount",
-               "currency": "currency", "search_string": "search_string"}
+               "currency": "currency", "content_ids": "items"}
     items = batch_items(rows, mapping)
     assert len(items[0].payload) < 1000 < 5000 < len(items[4].payload)
     with emulator(max_body_bytes=5000) as emu:

@@ -191,8 +191,9 @@ def test_an_event_too_large_for_any_request_is_rejected_alone(emu):
     rows = pii_rows(3)
     for row in rows:
         row["search"] = "ok"
-    rows[1]["search"] = "🙂" * 700_000  # 2.8 MB of emoji
-    report = run(emu, rows, mapping={**MAPPING, "search_string": "search"})
+    # Each field under its length cap, the event over any request's byte cap (2 MB).
+    rows[1]["items"] = ["🙂" * 900 + str(i) for i in range(700)]
+    report = run(emu, rows, mapping={**MAPPING, "search_string": "search", "content_ids": "items"})
     assert report.accepted == 2 and report.rejections.by_reason == {"event_too_large": 1}
 
 
