@@ -14,13 +14,11 @@ def get_provider_info() -> dict[str, Any]:
         "hooks": [{"integration-name": "Snap Conversions API",
                    "python-modules": ["snap_capi_provider.hooks.snap_capi"]}],
         "operators": [{"integration-name": "Snap Conversions API",
-                       "python-modules": ["snap_capi_provider.operators.send_events",
-                                          "snap_capi_provider.operators.validate",
-                                          "snap_capi_provider.operators.test_event_logs"]}],
+                       "python-modules": ["snap_capi_provider.operators.snap_capi"]}],
         "sensors": [{"integration-name": "Snap Conversions API",
-                     "python-modules": ["snap_capi_provider.sensors.test_event_stats"]}],
+                     "python-modules": ["snap_capi_provider.sensors.snap_capi"]}],
         "triggers": [{"integration-name": "Snap Conversions API",
-                      "python-modules": ["snap_capi_provider.triggers.test_event_stats"]}],
+                      "python-modules": ["snap_capi_provider.triggers.snap_capi"]}],
         "connection-types": [
             {
                 "connection-type": "snap_capi",

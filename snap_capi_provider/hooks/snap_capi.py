@@ -44,6 +44,28 @@ _TEXT_EXTRAS = ("pixel_id", "snap_app_id", "app_id", "api_version", *OAUTH_FIELD
 _KNOWN_EXTRAS = frozenset({*CONN_EXTRA_FIELDS, "access_token"})
 AUTH_TOKEN = "token"
 AUTH_OAUTH = "oauth"
+HOOK_PARAMS = ("api_version", "max_retries", "retry_backoff_s", "retry_backoff_max_s", "timeout", "concurrency",
+               "compress", "debug")
+"""Keys of an operator's or sensor's ``hook_params``: the transport arguments of :class:`SnapCapiHook`."""
+
+
+def merge_hook_params(owner: str, hook_params: Mapping[str, Any] | None,
+                      deprecated: Mapping[str, Any] | None = None,
+                      renamed: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """``hook_params`` checked (unknown keys raise ``ValueError``), with the deprecated flat arguments
+    ``deprecated`` of ``owner`` (a class name) folded in under their ``renamed`` key (e.g.
+    ``request_timeout`` -> ``timeout``): each warns, a value in ``hook_params`` wins, ``None`` is not set."""
+    merged = dict(hook_params or {})
+    for name, value in (deprecated or {}).items():
+        key = (renamed or {}).get(name, name)
+        warnings.warn(f"{owner}({name}=...) is deprecated; pass hook_params={{'{key}': ...}} instead.",
+                      DeprecationWarning, stacklevel=3)
+        if value is not None:
+            merged.setdefault(key, value)
+    unknown = sorted(set(merged) - set(HOOK_PARAMS))
+    if unknown:
+        raise ValueError(f"Unknown hook_params {unknown}; known: {list(HOOK_PARAMS)}.")
+    return merged
 
 
 @dataclass(frozen=True)
@@ -110,7 +132,9 @@ class SnapCapiHook(BaseHook):
         super().__init__(**kwargs)
         self.snap_capi_conn_id = snap_capi_conn_id
         self.api_version = api_version
-        self.timeout = timeout if isinstance(timeout, tuple) else (min(float(timeout), 10.0), float(timeout))
+        # A list is a (connect, read) pair that went through JSON (a trigger's serialized hook_params).
+        self.timeout = (tuple(timeout) if isinstance(timeout, (tuple, list))  # type: ignore[assignment]
+                        else (min(float(timeout), 10.0), float(timeout)))
         self.retry = RetryPolicy(max_retries=max_retries, backoff_initial_s=retry_backoff_s,
                                  backoff_max_s=retry_backoff_max_s)
         self.concurrency = concurrency

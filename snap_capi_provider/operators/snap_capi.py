@@ -418,3 +418,67 @@ class SnapCapiValidateOperator(SnapCapiRowsOperator):
             return (f"{report.invalid} of {report.rows} rows are invalid (rows {rows}{more}). "
                     f"Reasons: {reasons_text(report.errors)}.")
         return self._common_problem(report.rows, result.get("match_readiness"))
+
+
+# ------------------------------------------------------------------------------------ test-event logs
+# Imported here, next to the one class that needs them (the module's top belongs to the rows operators).
+from snap_capi_provider.core.event_logs import MAX_MESSAGES  # noqa: E402
+from snap_capi_provider.hooks.snap_capi import merge_hook_params  # noqa: E402
+
+#: The flat transport arguments of earlier releases, deprecated for ``hook_params`` (name -> key there).
+_LOGS_DEPRECATED_TO_HOOK = {"api_version": "api_version", "request_timeout": "timeout", "debug": "debug"}
+
+
+class SnapCapiTestEventLogsOperator(BaseOperator):
+    """Fetch Snap's test-event logs (past 24 hours) of an asset and return a PII-free summary (XCom).
+
+    .. seealso::
+        For more information on how to use this operator, take a look at the guide:
+        :ref:`howto/operator:SnapCapiTestEventLogsOperator`
+
+    The summary: ``events``, counts ``by_status``, ``by_event_name`` and ``by_action_source``, how often
+    each ``errors`` and ``warnings`` message occurred, and ``latest_event_time``. Snap's logs carry no
+    user data; messages are scrubbed of anything that looks like an e-mail address, phone number or IP
+    address all the same.
+
+    :param snap_capi_conn_id: The ``snap_capi`` connection.
+    :param asset_id: Pixel id or Snap app id (default: the connection's pixel id, else its app id). Templated.
+    :param fail_on_invalid: Fail the task (the summary still reaches XCom) when a logged event is INVALID.
+    :param max_messages: Distinct error and warning messages kept (the rest are counted as ``other``).
+    :param hook_params: Transport settings of :class:`~snap_capi_provider.hooks.snap_capi.SnapCapiHook`:
+        ``api_version`` (``v3``/``v2``, overrides the connection), ``timeout`` (seconds the logs request
+        may take, default 30), ``max_retries``, ``debug`` (log the request, token and PII redacted;
+        overrides the connection's ``debug`` extra), ... The flat ``api_version``, ``request_timeout`` and
+        ``debug`` arguments are deprecated.
+    :return: The summary.
+    """
+
+    template_fields: Sequence[str] = ("asset_id",)
+    ui_color = "#FFFC00"
+
+    def __init__(self, *, snap_capi_conn_id: str = SnapCapiHook.default_conn_name,
+                 asset_id: str | None = None, fail_on_invalid: bool = False, max_messages: int = MAX_MESSAGES,
+                 hook_params: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        deprecated = {name: kwargs.pop(name) for name in list(kwargs) if name in _LOGS_DEPRECATED_TO_HOOK}
+        super().__init__(**kwargs)
+        self.snap_capi_conn_id = snap_capi_conn_id
+        self.asset_id = asset_id
+        self.fail_on_invalid = fail_on_invalid
+        self.max_messages = max_messages
+        self.hook_params = merge_hook_params(type(self).__name__, hook_params, deprecated,
+                                             _LOGS_DEPRECATED_TO_HOOK)
+
+    @cached_property
+    def hook(self) -> SnapCapiHook:
+        return SnapCapiHook(self.snap_capi_conn_id, **{"timeout": 30.0, **self.hook_params})
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        summary = self.hook.get_test_event_logs(self.asset_id or None).summary(self.max_messages)
+        self.log.info("Snap CAPI test-event logs of asset %s: %d events, by status %s, errors %s",
+                      summary["asset_id"], summary["events"], summary["by_status"], summary["errors"])
+        invalid = summary["by_status"].get("INVALID", 0)
+        if invalid and self.fail_on_invalid:
+            context["ti"].xcom_push(key="return_value", value=summary)
+            raise AirflowException(f"{invalid} of {summary['events']} logged test events are INVALID: "
+                                   f"{summary['errors']}.")
+        return summary

@@ -17,12 +17,15 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from snap_capi_provider.core.client import SnapCapiError, SnapCapiRetriesExhausted
-from snap_capi_provider.core.testing_api import TestEventStats, check_source, epoch_seconds, stats_reached
-from snap_capi_provider.hooks.snap_capi import SnapCapiHook
-from snap_capi_provider.triggers.test_event_stats import SnapCapiTestEventStatsTrigger
+from snap_capi_provider.core.event_stats import TestEventStats, check_source, epoch_seconds, stats_reached
+from snap_capi_provider.hooks.snap_capi import SnapCapiHook, merge_hook_params
+from snap_capi_provider.triggers.snap_capi import SnapCapiTestEventStatsTrigger
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
+
+#: The flat transport arguments of earlier releases, deprecated for ``hook_params`` (name -> key there).
+DEPRECATED_HOOK_ARGS = {"api_version": "api_version", "request_timeout": "timeout", "debug": "debug"}
 
 
 class SnapCapiTestEventStatsSensor(BaseSensorOperator):
@@ -42,10 +45,14 @@ class SnapCapiTestEventStatsSensor(BaseSensorOperator):
         the latest event must not be older than, e.g. the ``started_at`` of a validation report:
         ``"{{ ti.xcom_pull('send_test_events')['started_at'] }}"``. Snap only gives the count of the
         whole past hour, so the count may include older events. Templated.
-    :param api_version: ``v3`` or ``v2``; overrides the connection.
-    :param request_timeout: Seconds one stats request may take.
-    :param debug: Log each request (token and PII redacted); overrides the connection's ``debug`` extra.
-    :param deferrable: Wait in the triggerer instead of a worker slot.
+    :param hook_params: Transport settings of :class:`~snap_capi_provider.hooks.snap_capi.SnapCapiHook`:
+        ``api_version`` (``v3``/``v2``, overrides the connection), ``timeout`` (seconds one stats request
+        may take, default 30), ``max_retries`` (default 1 per poke, 0 per poll in the triggerer: the next
+        poke tries again), ``debug`` (log each request, token and PII redacted; overrides the connection's
+        ``debug`` extra), ... The flat ``api_version``, ``request_timeout`` and ``debug`` arguments are
+        deprecated.
+    :param deferrable: Wait in the triggerer instead of a worker slot (default from
+        ``[operators] default_deferrable``).
     """
 
     template_fields: Sequence[str] = ("asset_id", "source", "min_event_count", "newer_than")
@@ -53,26 +60,23 @@ class SnapCapiTestEventStatsSensor(BaseSensorOperator):
 
     def __init__(self, *, snap_capi_conn_id: str = SnapCapiHook.default_conn_name,
                  asset_id: str | None = None, source: str = "test", min_event_count: int | str = 1,
-                 newer_than: Any = None,
-                 api_version: str | None = None, request_timeout: float = 30.0, debug: bool | None = None,
+                 newer_than: Any = None, hook_params: dict[str, Any] | None = None,
                  deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
                  **kwargs: Any) -> None:
+        deprecated = {name: kwargs.pop(name) for name in list(kwargs) if name in DEPRECATED_HOOK_ARGS}
         super().__init__(**kwargs)
         self.snap_capi_conn_id = snap_capi_conn_id
         self.asset_id = asset_id
         self.source = source
         self.min_event_count = min_event_count
         self.newer_than = newer_than
-        self.api_version = api_version
-        self.request_timeout = request_timeout
-        self.debug = debug
+        self.hook_params = merge_hook_params(type(self).__name__, hook_params, deprecated, DEPRECATED_HOOK_ARGS)
         self.deferrable = deferrable
 
     @cached_property
     def hook(self) -> SnapCapiHook:
         # A poke that cannot read the stats tries again at the next poke: keep its own retries short.
-        return SnapCapiHook(self.snap_capi_conn_id, api_version=self.api_version,
-                            timeout=self.request_timeout, max_retries=1, debug=self.debug)
+        return SnapCapiHook(self.snap_capi_conn_id, **{"timeout": 30.0, "max_retries": 1, **self.hook_params})
 
     def _condition(self) -> tuple[str, int, int | None]:
         """``source``, ``min_event_count`` and ``newer_than`` (Unix seconds), checked after rendering."""
@@ -117,8 +121,7 @@ class SnapCapiTestEventStatsSensor(BaseSensorOperator):
             trigger=SnapCapiTestEventStatsTrigger(
                 snap_capi_conn_id=self.snap_capi_conn_id, asset_id=self.hook.asset_id(self.asset_id or None),
                 source=source, min_event_count=count, newer_than=newer_than, poll_interval=self.poke_interval,
-                deadline=time.time() + self.timeout, api_version=self.api_version,
-                request_timeout=self.request_timeout, debug=self.debug,
+                deadline=time.time() + self.timeout, hook_params=self.hook_params,
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),

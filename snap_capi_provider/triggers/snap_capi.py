@@ -10,8 +10,12 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from snap_capi_provider.core.client import SnapCapiRetriesExhausted
-from snap_capi_provider.core.testing_api import TestEventStats, check_source, stats_reached
-from snap_capi_provider.hooks.snap_capi import SnapCapiHook
+from snap_capi_provider.core.event_stats import TestEventStats, check_source, stats_reached
+from snap_capi_provider.hooks.snap_capi import SnapCapiHook, merge_hook_params
+
+#: Transport defaults of the trigger's hook: one request of at most 30 s, no retries of its own (a poll
+#: that cannot read the stats tries again at the next poll). ``hook_params`` override them.
+TRIGGER_HOOK_DEFAULTS = {"timeout": 30.0, "max_retries": 0}
 
 
 class SnapCapiTestEventStatsTrigger(BaseTrigger):
@@ -32,15 +36,18 @@ class SnapCapiTestEventStatsTrigger(BaseTrigger):
     :param poll_interval: Seconds between polls.
     :param timeout: Seconds from now before giving up (used when ``deadline`` is not given).
     :param deadline: Unix time at which to give up.
-    :param api_version: ``v3`` or ``v2``; overrides the connection.
-    :param request_timeout: Seconds one request may take.
-    :param debug: Log each request (token and PII redacted); overrides the connection.
+    :param hook_params: Transport settings of :class:`~snap_capi_provider.hooks.snap_capi.SnapCapiHook`
+        (``api_version``, ``timeout``, ``debug``, ...; default: 30 s per request, no retries).
+    :param api_version: Read from triggers serialized before ``hook_params`` (as ``hook_params["api_version"]``).
+    :param request_timeout: Likewise (as ``hook_params["timeout"]``).
+    :param debug: Likewise (as ``hook_params["debug"]``).
     """
 
     def __init__(self, *, snap_capi_conn_id: str, asset_id: str, source: str = "test",
                  min_event_count: int = 1, newer_than: int | None = None, poll_interval: float = 30.0,
-                 timeout: float | None = None, deadline: float | None = None, api_version: str | None = None,
-                 request_timeout: float = 30.0, debug: bool | None = None) -> None:
+                 timeout: float | None = None, deadline: float | None = None,
+                 hook_params: dict[str, Any] | None = None, api_version: str | None = None,
+                 request_timeout: float | None = None, debug: bool | None = None) -> None:
         super().__init__()
         if deadline is None and timeout is None:
             raise ValueError("Give the trigger a timeout or a deadline: it must never wait forever.")
@@ -52,9 +59,11 @@ class SnapCapiTestEventStatsTrigger(BaseTrigger):
         self.poll_interval = max(float(poll_interval), 0.05)
         self.timeout = timeout
         self.deadline = float(deadline) if deadline is not None else time.time() + float(timeout or 0)
-        self.api_version = api_version
-        self.request_timeout = float(request_timeout)
-        self.debug = debug
+        # A trigger serialized before hook_params carries these three; fold them in (no warning: the
+        # triggerer, not a DAG author, passes them).
+        legacy = {"api_version": api_version, "timeout": request_timeout, "debug": debug}
+        self.hook_params = {**{k: v for k, v in legacy.items() if v is not None},
+                            **merge_hook_params(type(self).__name__, hook_params)}
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (f"{type(self).__module__}.{type(self).__qualname__}", {
@@ -66,15 +75,11 @@ class SnapCapiTestEventStatsTrigger(BaseTrigger):
             "poll_interval": self.poll_interval,
             "timeout": self.timeout,
             "deadline": self.deadline,
-            "api_version": self.api_version,
-            "request_timeout": self.request_timeout,
-            "debug": self.debug,
+            "hook_params": self.hook_params,
         })
 
     def _hook(self) -> SnapCapiHook:
-        # A poll that cannot read the stats tries again at the next poll: no retries of its own.
-        return SnapCapiHook(self.snap_capi_conn_id, api_version=self.api_version, debug=self.debug,
-                            timeout=self.request_timeout, max_retries=0)
+        return SnapCapiHook(self.snap_capi_conn_id, **{**TRIGGER_HOOK_DEFAULTS, **self.hook_params})
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = self._hook()

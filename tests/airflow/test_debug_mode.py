@@ -38,10 +38,12 @@ MAPPING = {"email": "email", "phone": "phone", "first_name": "first_name", "last
 def debug_dag(dag_id: str, operator_debug: bool | None):
     from airflow.sdk import chain, dag, task
 
-    from snap_capi_provider.operators.send_events import SnapCapiSendEventsOperator
-    from snap_capi_provider.operators.test_event_logs import SnapCapiTestEventLogsOperator
-    from snap_capi_provider.operators.validate import SnapCapiValidateOperator
-    from snap_capi_provider.sensors.test_event_stats import SnapCapiTestEventStatsSensor
+    from snap_capi_provider.operators.snap_capi import (
+        SnapCapiSendEventsOperator,
+        SnapCapiTestEventLogsOperator,
+        SnapCapiValidateOperator,
+    )
+    from snap_capi_provider.sensors.snap_capi import SnapCapiTestEventStatsSensor
 
     @task(show_return_value_in_logs=False)  # the rows hold PII: keep them out of the logs
     def extract():
@@ -50,12 +52,13 @@ def debug_dag(dag_id: str, operator_debug: bool | None):
     @dag(dag_id=dag_id, schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False)
     def pipeline():
         data = extract()
-        events = {"field_mapping": MAPPING, "event_name": "PURCHASE", "debug": operator_debug}
+        hook_params = {"debug": operator_debug}
+        events = {"field_mapping": MAPPING, "event_name": "PURCHASE", "hook_params": hook_params}
         chain(
             SnapCapiValidateOperator(task_id="validate", data=data, fail_on_invalid=False, **events),
             SnapCapiTestEventStatsSensor(task_id="wait", deferrable=True, poke_interval=0.1, timeout=10,
-                                         debug=operator_debug),
-            SnapCapiTestEventLogsOperator(task_id="logs", debug=operator_debug),
+                                         hook_params=hook_params),
+            SnapCapiTestEventLogsOperator(task_id="logs", hook_params=hook_params),
             SnapCapiSendEventsOperator(task_id="send", data=data, max_rejected_ratio=0.5, **events),
         )
 

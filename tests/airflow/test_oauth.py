@@ -39,7 +39,7 @@ def oauth_conn(emu: CapiEmulator, monkeypatch, **extra: object) -> None:
 def build_dag(dag_id: str, rows: list[dict], **operator_kwargs):
     from airflow.sdk import dag, task
 
-    from snap_capi_provider.operators.send_events import SnapCapiSendEventsOperator
+    from snap_capi_provider.operators.snap_capi import SnapCapiSendEventsOperator
 
     kwargs = {"field_mapping": MAPPING, "event_name": "PURCHASE", "default_phone_region": "US",
               "retry_backoff_s": 0.0, "retry_backoff_max_s": 0.0, **operator_kwargs}
@@ -184,7 +184,7 @@ def test_credentials_in_the_base_url_stay_out_of_repr(monkeypatch):
 def test_a_malformed_token_ends_the_sensor_with_an_error_not_a_wait(snap_conn, monkeypatch):
     from airflow.sdk import dag
 
-    from snap_capi_provider.sensors.test_event_stats import SnapCapiTestEventStatsSensor
+    from snap_capi_provider.sensors.snap_capi import SnapCapiTestEventStatsSensor
 
     monkeypatch.setenv("AIRFLOW_CONN_SNAP_CAPI_DEFAULT", json.dumps(
         {"conn_type": "snap_capi", "host": snap_conn.url, "password": "tok-SECRET-7f3a9c1e\n",

@@ -55,7 +55,7 @@ class LateEvents:
 def sensor_dag(dag_id: str, **sensor_kwargs):
     from airflow.sdk import dag
 
-    from snap_capi_provider.sensors.test_event_stats import SnapCapiTestEventStatsSensor
+    from snap_capi_provider.sensors.snap_capi import SnapCapiTestEventStatsSensor
 
     @dag(dag_id=dag_id, schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False)
     def pipeline():

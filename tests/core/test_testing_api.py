@@ -211,7 +211,7 @@ def first_event(trigger):
 
 
 def trigger(monkeypatch, emulator, token: str = TOKEN, **kwargs):
-    from snap_capi_provider.triggers.test_event_stats import SnapCapiTestEventStatsTrigger
+    from snap_capi_provider.triggers.snap_capi import SnapCapiTestEventStatsTrigger
     from tests.conftest import conn_json
 
     monkeypatch.setenv("AIRFLOW_CONN_SNAP_CAPI_T", conn_json(emulator.url, token=token))
@@ -221,10 +221,10 @@ def trigger(monkeypatch, emulator, token: str = TOKEN, **kwargs):
 
 def test_trigger_serializes_the_conn_id_never_the_token(monkeypatch, fresh):
     classpath, kwargs = trigger(monkeypatch, fresh, timeout=5, newer_than=1_700_000_000).serialize()
-    assert classpath == "snap_capi_provider.triggers.test_event_stats.SnapCapiTestEventStatsTrigger"
+    assert classpath == "snap_capi_provider.triggers.snap_capi.SnapCapiTestEventStatsTrigger"
     assert kwargs["snap_capi_conn_id"] == "snap_capi_t" and TOKEN not in json.dumps(kwargs)
     assert kwargs["deadline"] == pytest.approx(time.time() + 5, abs=2)
-    from snap_capi_provider.triggers.test_event_stats import SnapCapiTestEventStatsTrigger
+    from snap_capi_provider.triggers.snap_capi import SnapCapiTestEventStatsTrigger
 
     again = SnapCapiTestEventStatsTrigger(**kwargs)  # a restarted triggerer keeps the same deadline
     assert again.deadline == kwargs["deadline"] and again.serialize() == (classpath, kwargs)
@@ -234,7 +234,7 @@ def test_trigger_serializes_the_conn_id_never_the_token(monkeypatch, fresh):
 def test_trigger_fires_success_with_the_stats(monkeypatch, fresh, api_version):
     with SnapCapiClient(TOKEN, fresh.url) as client:
         client.post_events(PIXEL, b'{"data":[' + event(0).payload + b"]}", validate=True)
-    payload = first_event(trigger(monkeypatch, fresh, timeout=5, api_version=api_version))
+    payload = first_event(trigger(monkeypatch, fresh, timeout=5, hook_params={"api_version": api_version}))
     assert payload["status"] == "success" and payload["stats"]["test"]["event_count_past_hour"] == 1
     assert {r.path for r in fresh.requests if r.method == "GET"} == (
         {f"/v3/{PIXEL}/events/validate/stats"} if api_version == "v3" else {"/v2/conversion/validate/stats"})

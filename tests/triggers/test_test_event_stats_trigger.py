@@ -10,7 +10,7 @@ import pytest
 from snap_capi_provider.core.client import SnapCapiAuthError, SnapCapiRetriesExhausted
 from snap_capi_provider.core.testing_api import TestEventStats
 from snap_capi_provider.hooks.snap_capi import SnapCapiHook
-from snap_capi_provider.triggers.test_event_stats import SnapCapiTestEventStatsTrigger
+from snap_capi_provider.triggers.snap_capi import SnapCapiTestEventStatsTrigger
 
 PIXEL = "pixel-123"
 
@@ -72,7 +72,7 @@ def test_gives_up_at_the_deadline_with_the_last_stats(monkeypatch):
 
 def test_serialize_carries_the_conn_id_never_a_token(monkeypatch):
     classpath, kwargs = make(timeout=5).serialize()
-    assert classpath == "snap_capi_provider.triggers.test_event_stats.SnapCapiTestEventStatsTrigger"
+    assert classpath == "snap_capi_provider.triggers.snap_capi.SnapCapiTestEventStatsTrigger"
     assert kwargs["snap_capi_conn_id"] == "snap_capi_any"
     assert "token" not in json.dumps(kwargs).lower().replace("request_timeout", "")
 

@@ -1,0 +1,210 @@
+"""Streaming sources (SQLite, PostgreSQL, CSV, JSON lines, Parquet) give exactly the events, hashes and
+report of the same rows handed over in memory, chunk by chunk; a PostgreSQL query streams through a
+server-side cursor."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import gzip
+import json
+import os
+import sqlite3
+import threading
+
+import orjson
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from benchmarks.data import MAPPING, iter_rows
+from snap_capi_provider.core.client import SnapCapiClient
+from snap_capi_provider.core.delivery import BatchOutcome
+from snap_capi_provider.core.events import EventOptions
+from snap_capi_provider.core.pipeline import Assets, send_rows
+from snap_capi_provider.core.sources import (
+    FileSource,
+    InputError,
+    file_format_for,
+    iter_chunks,
+    iter_file_chunks,
+    iter_sql_chunks,
+)
+from tests.pg_server import find_bin_dir, pg_server
+
+NOW = 1_790_000_000
+OPTIONS = EventOptions(event_name="PURCHASE", default_phone_region="US", clock=lambda: NOW + 3600)
+CHUNK = 700  # small, so every source yields many chunks
+
+
+def rows(n: int = 3000) -> list[dict]:
+    """Messy rows; timestamps as epoch ints or ISO text (both kinds in one column, as exports have)."""
+    out = list(iter_rows(n, seed=3, now=NOW))
+    out[5]["email"] = "not an email"  # a rejection, so reports differ if anything is off
+    out[9]["phone"] = None
+    return out
+
+
+SIGN_UP = EventOptions(event_name="SIGN_UP", clock=lambda: NOW + 3600)
+
+
+def sent(chunks, mapping=MAPPING, event_options=OPTIONS, **options) -> tuple[dict[int, bytes], dict]:
+    """Every event the send path would post (row -> JSON), and the report, without any HTTP."""
+    payloads: dict[int, bytes] = {}
+    lock = threading.Lock()
+
+    def capture(client, asset_id, items):
+        with lock:
+            payloads.update((item.row, item.payload) for item in items)
+        return BatchOutcome(accepted=list(items))
+
+    with SnapCapiClient("token", "http://127.0.0.1:9") as client:
+        report = send_rows(client, chunks, assets=Assets(pixel_id="px"), field_mapping=mapping,
+                           event_options=event_options, batch_fn=capture, **options)
+    result = report.to_dict()
+    for key in ("duration_s", "events_per_s", "started_at", "started_at_iso"):
+        result.pop(key)
+    return payloads, result
+
+
+@pytest.fixture(scope="module")
+def reference():
+    data = rows()
+    payloads, report = sent(iter_chunks(data, 20_000))
+    assert report["rows"] == len(data) and report["rejected"] >= 1 and report["accepted"] > 2900
+    return data, payloads, report
+
+
+def assert_same(reference, chunks, **options):
+    _, payloads, report = reference
+    got_payloads, got_report = sent(chunks, **options)
+    assert got_report == report
+    assert got_payloads.keys() == payloads.keys()
+    differing = [row for row in payloads if orjson.loads(payloads[row]) != orjson.loads(got_payloads[row])]
+    assert differing == []
+
+
+def test_chunked_in_memory_rows_give_the_same_events(reference):
+    data, _, _ = reference
+    assert_same(reference, iter_chunks(data, CHUNK))
+    assert_same(reference, iter_chunks(pd.DataFrame(data, dtype=object), CHUNK))
+
+
+def test_sqlite_query_streams_the_same_events(reference, tmp_path):
+    data, _, _ = reference
+    db = sqlite3.connect(tmp_path / "w.db")
+    columns = list(data[0])
+    db.execute(f"CREATE TABLE t ({', '.join(columns)})")  # SQLite keeps each value's own type
+    db.executemany(f"INSERT INTO t VALUES ({', '.join('?' * len(columns))})",
+                   [tuple(row[c] for c in columns) for row in data])
+    chunks = iter_sql_chunks(db, "SELECT * FROM t ORDER BY rowid", chunk_rows=CHUNK)
+    first = next(chunks)
+    assert len(first) == CHUNK and all(dtype is object or dtype == 'object' for dtype in first.dtypes)
+    assert_same(reference, iter_sql_chunks(db, "SELECT * FROM t ORDER BY rowid", chunk_rows=CHUNK))
+    params = iter_sql_chunks(db, "SELECT * FROM t WHERE order_id = :id", {"id": data[7]["order_id"]})
+    assert [len(frame) for frame in params] == [1]
+
+
+def test_csv_jsonl_and_gzip_files_give_the_same_events(reference, tmp_path):
+    data, _, _ = reference
+    csv = tmp_path / "rows.csv"
+    pd.DataFrame(data).to_csv(csv, index=False)
+    jsonl = tmp_path / "rows.jsonl.gz"
+    with gzip.open(jsonl, "wt", encoding="utf-8") as out:
+        out.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in data)
+    assert_same(reference, iter_file_chunks(FileSource.local(str(csv)), CHUNK))
+    assert_same(reference, iter_file_chunks(FileSource.local(str(jsonl)), CHUNK))
+
+
+def test_parquet_record_batches_give_the_same_events(reference, tmp_path):
+    data, _, _ = reference
+    typed = [{**row, "ts": str(row["ts"])} for row in data]  # Parquet columns have one type
+    path = tmp_path / "rows.parquet"
+    pq.write_table(pa.Table.from_pylist(typed), path, row_group_size=1000)
+    source = FileSource.local(str(path))
+    assert source.row_count() == len(data)
+    assert [len(frame) for frame in iter_file_chunks(source, CHUNK)][:3] == [CHUNK, CHUNK, CHUNK]
+    _, payloads, report = reference
+    got_payloads, got_report = sent(iter_file_chunks(source, CHUNK))
+    assert got_report == report and got_payloads == payloads  # "1790000000" reads as the epoch it spells
+
+
+def test_csv_keeps_text_as_text_and_odd_bytes_become_rejections_not_crashes(tmp_path):
+    path = tmp_path / "odd.csv"
+    path.write_bytes(b"email,zip,timestamp\nperson@example.com,02134,1790000000\n\xff\xfe@x.com,,1790000000\n")
+    frames = list(iter_file_chunks(FileSource.local(str(path))))
+    assert frames[0]["zip"].tolist() == ["02134", None]  # the leading zero survives, empty is absent
+    payloads, report = sent(frames, mapping=None, event_options=SIGN_UP)
+    assert report["rows"] == 2 and report["accepted"] + report["rejected"] == 2 and report["rejected"] == 1
+
+
+def test_a_broken_json_line_is_a_row_level_rejection(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"email": "a@example.com", "timestamp": 1790000000}\n{not json\n[1, 2]\n'
+                    '{"email": "b@example.com", "timestamp": 1790000000}\n')
+    _, report = sent(iter_file_chunks(FileSource.local(str(path))), mapping=None, event_options=SIGN_UP)
+    assert (report["rows"], report["accepted"]) == (4, 2)
+    assert report["rejections"]["by_reason"] == {"unreadable_json_line": 2}
+    assert [example["row"] for example in report["rejections"]["examples"]] == [1, 2]
+
+
+def test_file_format_by_extension_or_override():
+    assert file_format_for("s3://b/day/part-0.parquet") == "parquet"
+    assert file_format_for("x.ndjson") == file_format_for("x.json.gz") == "jsonl"
+    assert file_format_for("x.txt", "csv") == "csv"
+    with pytest.raises(InputError, match="file_format"):
+        file_format_for("export.dat")
+    with pytest.raises(InputError, match="must be one of"):
+        file_format_for("x.csv", "xlsx")
+
+
+def test_dict_rows_that_omit_keys_are_mapped_from_the_union_of_columns():
+    data = [{"ts": NOW, "email": "a@example.com"}] * 3 + [
+        {"ts": NOW, "email": "b@example.com", "phone": "+1 650 555 1212"}]
+    frames = list(iter_chunks(data, 2))
+    assert all(list(frame.columns) == ["ts", "email", "phone"] for frame in frames)
+    assert list(iter_chunks([{1: "x", "a": 2}]))[0].to_dict("records") == [{"1": "x", "a": 2}]
+
+
+# ----------------------------------------------------------------------------------------- PostgreSQL
+
+needs_postgres = pytest.mark.skipif(find_bin_dir() is None and not os.environ.get("CI"),
+                                    reason="PostgreSQL server binaries not installed (apt-get install postgresql)")
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    with pg_server() as server:
+        yield server
+
+
+@needs_postgres
+def test_postgres_streams_through_a_server_side_cursor_and_gives_the_same_events(reference, postgres):
+    data, _, _ = reference
+    conn = postgres.connect()
+    with conn, conn.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS purchases")
+        cur.execute("CREATE TABLE purchases (n int, order_id text, email text, phone text, first_name text, "
+                    "last_name text, city text, state text, zip text, country text, dob text, ip inet, "
+                    "amount numeric(10, 2), currency text, ts timestamptz)")
+        cur.executemany("INSERT INTO purchases VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)", [
+            (i, r["order_id"], r["email"], r["phone"], r["first_name"], r["last_name"], r["city"], r["state"],
+             r["zip"], r["country"], r["dob"], r["ip"], r["amount"], r["currency"], _timestamp(r["ts"]))
+            for i, r in enumerate(data)])
+    sql = "SELECT * FROM purchases ORDER BY n"
+    chunks = iter_sql_chunks(conn, sql, chunk_rows=CHUNK)
+    first = next(chunks)
+    assert isinstance(first["amount"].iloc[0], decimal.Decimal) and first["ts"].iloc[0].tzinfo is not None
+    with conn.cursor() as probe:  # the rows stay on the server: a named cursor, CHUNK rows fetched so far
+        probe.execute("SELECT name FROM pg_cursors")
+        assert [name for (name,) in probe.fetchall() if name.startswith("snap_capi_stream_")]
+    chunks.close()
+    assert_same(reference, iter_sql_chunks(conn, sql, chunk_rows=CHUNK))
+    conn.close()
+
+
+def _timestamp(value) -> dt.datetime:
+    if isinstance(value, int):
+        return dt.datetime.fromtimestamp(value, dt.timezone.utc)
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
