@@ -1,9 +1,12 @@
 """Match readiness: which identifiers the events carry, so a run shows what its data can match.
 
-Snap matches a conversion to a Snapchatter through its identifiers. Its Signal Readiness guidance
-ranks email, phone, the click id, the ``_scid`` cookie and IP + user agent as the strong ones (each
-can match on its own); the mobile ad id matches app events; ``external_id`` and name + geography
-only help next to them. Each event gets a bit mask of the identifier groups below; the report folds
+Snap matches a conversion to a Snapchatter through its identifiers. Its Signal Readiness guidance asks
+for email, phone, the click id, the ``_scid`` cookie and IP + user agent. The deterministic ones (email,
+phone, mobile ad id, click id, cookie) count as *strong* here: each can match a person on its own. IP +
+user agent meets Snap's identity minimum but matches only probabilistically, and ``external_id`` and
+name + geography only help next to the others, so they are reported but not strong.
+
+Each event gets a bit mask of the identifier groups below; the report folds
 the masks of the events Snap accepted (or, for validation and dry runs, the events prepared).
 """
 
@@ -28,7 +31,7 @@ class IdentifierGroup:
     any_of: tuple[str, ...] = ()
     """And, when set, at least one of these."""
     strong: bool = False
-    """Matches on its own (Snap's Signal Readiness guidance)."""
+    """A deterministic identifier that matches a person on its own."""
 
 
 GROUPS: tuple[IdentifierGroup, ...] = (
@@ -37,7 +40,7 @@ GROUPS: tuple[IdentifierGroup, ...] = (
     IdentifierGroup("madid", ("madid",), strong=True),
     IdentifierGroup("sc_click_id", ("sc_click_id",), strong=True),
     IdentifierGroup("sc_cookie1", ("sc_cookie1",), strong=True),
-    IdentifierGroup("client_ip_address+client_user_agent", ("client_ip_address", "client_user_agent"), strong=True),
+    IdentifierGroup("client_ip_address+client_user_agent", ("client_ip_address", "client_user_agent")),
     IdentifierGroup("external_id", ("external_id",)),
     IdentifierGroup("name+geo", ("fn", "ln"), ("ct", "st", "zp", "country")),
 )
