@@ -76,10 +76,9 @@ def scrub_pii(text: str) -> str:
 
 def _is_ip(text: str) -> bool:
     try:
-        ipaddress.ip_address(text)
+        return ipaddress.ip_address(text) is not None
     except ValueError:
         return False
-    return True
 
 
 class TokenRedactingFilter(logging.Filter):

@@ -28,8 +28,7 @@ from snap_capi_provider.core.delivery import (
     settle_response,
     snap_reason,
 )
-from snap_capi_provider.core.events import EventOptions
-from snap_capi_provider.core.pipeline import Assets, DeliveryOptions, RowSink, send_rows
+from snap_capi_provider.core.pipeline import RowSink, send_rows
 from snap_capi_provider.core.report import SendReport
 
 EXAMPLES_PER_REASON = 10
@@ -277,16 +276,12 @@ def validate_rows(
     client: SnapCapiClient,
     chunks: Iterable[pd.DataFrame],
     *,
-    assets: Assets,
-    field_mapping: Mapping[str, str] | None = None,
-    event_options: EventOptions | None = None,
-    delivery: DeliveryOptions | None = None,
     sink: RowSink | None = None,
-    sink_columns: Sequence[str] = (),
     sample_size: int | None = None,
-    **run_options: Any,
+    **options: Any,
 ) -> ValidationReport:
-    """Prepare rows exactly as :func:`send_rows` does and post them to the validate endpoint.
+    """Prepare rows exactly as :func:`send_rows` does and post them to the validate endpoint;
+    ``options`` are the keyword arguments of :func:`send_rows` (``assets``, ``field_mapping``, ...).
 
     Nothing is recorded as live; the events count as test events in Snap's stats and logs.
     """
@@ -294,9 +289,7 @@ def validate_rows(
     verdicts = VerdictCollector(sink)
     if sample_size is not None:
         chunks = head_rows(chunks, sample_size)
-    report = send_rows(client, chunks, assets=assets, field_mapping=field_mapping,
-                       event_options=event_options, delivery=delivery, sink=verdicts,
-                       sink_columns=sink_columns, batch_fn=validate_batch, **run_options)
+    report = send_rows(client, chunks, sink=verdicts, batch_fn=validate_batch, **options)
     return ValidationReport.build(report, verdicts, started_at, sample_size)
 
 

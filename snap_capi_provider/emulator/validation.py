@@ -58,10 +58,9 @@ Errors = list[tuple[str, str]]  # (code, message)
 @lru_cache(maxsize=65536)
 def _valid_ip(value: str) -> bool:
     try:
-        ipaddress.ip_address(value)
+        return ipaddress.ip_address(value) is not None
     except ValueError:
         return False
-    return True
 
 
 def _is_hash(value: Any) -> bool:
@@ -91,6 +90,16 @@ def _key(name: Any) -> str:
     return repr(str(name)[:64])
 
 
+def _check_choice(errors: Errors, value: Any, choices: Any, missing: str, code: str, invalid: str) -> Any:
+    """``value`` of a required field that takes one of ``choices``: ``MISSING_PARAM`` with ``missing`` when
+    absent, else ``code`` with ``invalid`` (``{}`` stands for the value shown) when not one of them."""
+    if value is None:
+        errors.append(("MISSING_PARAM", missing))
+    elif type(value) is not str or value not in choices:
+        errors.append((code, invalid.format(_show(value)) if "{}" in invalid else invalid))
+    return value
+
+
 def validate_v3_event(
     event: Any, now: float, max_age_s: float, max_future_s: float
 ) -> tuple[Errors, list[str]]:
@@ -104,11 +113,8 @@ def validate_v3_event(
         if key not in V3_ROOT_KEYS:
             errors.append(("UNKNOWN_FIELD", f"unknown event field {_key(key)}"))
 
-    name = event.get("event_name")
-    if name is None:
-        errors.append(("MISSING_PARAM", "Param data['event_name'] is required."))
-    elif type(name) is not str or name not in EVENT_NAMES:
-        errors.append(("INVALID_EVENT_NAME", f"Unrecognized event type: {_show(name)}"))
+    name = _check_choice(errors, event.get("event_name"), EVENT_NAMES, "Param data['event_name'] is required.",
+                         "INVALID_EVENT_NAME", "Unrecognized event type: {}")
 
     ts = event.get("event_time")
     if ts is None:
@@ -129,13 +135,9 @@ def validate_v3_event(
             ("EVENT_IN_FUTURE", f"Param data['event_time'] is more than {max_future_s:g} s in the future.")
         )
 
-    source = event.get("action_source")
-    if source is None:
-        errors.append(("MISSING_PARAM", "Param data['action_source'] is required."))
-    elif type(source) is not str or source not in ACTION_SOURCES:
-        errors.append(
-            ("INVALID_ACTION_SOURCE", "Param data['action_source'] must be one of WEB, MOBILE_APP, OFFLINE.")
-        )
+    source = _check_choice(errors, event.get("action_source"), ACTION_SOURCES,
+                           "Param data['action_source'] is required.", "INVALID_ACTION_SOURCE",
+                           "Param data['action_source'] must be one of WEB, MOBILE_APP, OFFLINE.")
 
     url = event.get("event_source_url")
     if url is None:
@@ -316,17 +318,11 @@ def validate_v2_event(
         if not (type(app) is str and app and type(snap_app) is str and snap_app):
             errors.append(("MISSING_PARAM", "pixel_id, or snap_app_id and app_id, is required."))
 
-    etype = event.get("event_type")
-    if etype is None:
-        errors.append(("MISSING_PARAM", "event_type is required."))
-    elif type(etype) is not str or etype not in EVENT_NAMES:
-        errors.append(("INVALID_EVENT_NAME", f"Unrecognized event type: {_show(etype)}"))
-
-    conv = event.get("event_conversion_type")
-    if conv is None:
-        errors.append(("MISSING_PARAM", "event_conversion_type is required."))
-    elif type(conv) is not str or conv not in ACTION_SOURCES:
-        errors.append(("INVALID_PARAM", "event_conversion_type must be one of WEB, MOBILE_APP, OFFLINE."))
+    etype = _check_choice(errors, event.get("event_type"), EVENT_NAMES, "event_type is required.",
+                          "INVALID_EVENT_NAME", "Unrecognized event type: {}")
+    conv = _check_choice(errors, event.get("event_conversion_type"), ACTION_SOURCES,
+                         "event_conversion_type is required.", "INVALID_PARAM",
+                         "event_conversion_type must be one of WEB, MOBILE_APP, OFFLINE.")
 
     raw_ts = event.get("timestamp")
     if raw_ts is None or raw_ts == "":

@@ -157,31 +157,20 @@ class SnapCapiHook(BaseHook):
                 settings.token_url, timeout=self.timeout, on_secret=mask_secret)
         return StaticToken(settings.access_token or "", on_secret=mask_secret)
 
+    def _client_args(self) -> dict[str, Any]:
+        """What the sync and the async client share: token provider, URL, version, timeout, retries, debug."""
+        settings = self.settings
+        return {"token_provider": self.token_provider, "base_url": settings.base_url,
+                "api_version": settings.api_version, "timeout": self.timeout, "retry": self.retry,
+                "debug": settings.debug}
+
     def get_conn(self) -> SnapCapiClient:
         """A new client (one pooled HTTP session); close it when done."""
-        settings = self.settings
-        return SnapCapiClient(
-            token_provider=self.token_provider,
-            base_url=settings.base_url,
-            api_version=settings.api_version,
-            timeout=self.timeout,
-            retry=self.retry,
-            pool_size=max(self.concurrency, 1),
-            compress=self.compress,
-            debug=settings.debug,
-        )
+        return SnapCapiClient(**self._client_args(), pool_size=max(self.concurrency, 1), compress=self.compress)
 
     def get_async_conn(self) -> AsyncSnapCapiClient:
         """A new async client sharing this hook's token provider; use it with ``async with``."""
-        settings = self.settings
-        return AsyncSnapCapiClient(
-            token_provider=self.token_provider,
-            base_url=settings.base_url,
-            api_version=settings.api_version,
-            timeout=self.timeout,
-            retry=self.retry,
-            debug=settings.debug,
-        )
+        return AsyncSnapCapiClient(**self._client_args())
 
     def assets(self, pixel_id: str | None = None, snap_app_id: str | None = None) -> Assets:
         settings = self.settings
@@ -214,11 +203,16 @@ class SnapCapiHook(BaseHook):
         ``data`` is rows or an iterable of DataFrame chunks (the streaming sources yield those);
         ``run_options`` go to :func:`~snap_capi_provider.core.pipeline.send_rows` (``shard``,
         ``total_rows``, ``stop``)."""
+        return self._run_rows(send_rows, data, field_mapping=field_mapping, event_options=event_options,
+                              delivery=delivery, pixel_id=pixel_id, snap_app_id=snap_app_id, sink=sink,
+                              sink_columns=sink_columns, chunk_rows=chunk_rows, **run_options)
+
+    def _run_rows(self, run: Any, data: Any, *, pixel_id: str | None = None, snap_app_id: str | None = None,
+                  delivery: DeliveryOptions | None = None, chunk_rows: int = 20_000, **options: Any) -> Any:
+        """``run`` (:func:`send_rows` or :func:`validate_rows`) over ``data`` with a client of this hook."""
         assets, delivery = self._targets(pixel_id, snap_app_id, delivery)
         with self.get_conn() as client:
-            return send_rows(client, iter_chunks(data, chunk_rows), assets=assets,
-                             field_mapping=field_mapping, event_options=event_options, delivery=delivery,
-                             sink=sink, sink_columns=sink_columns, **run_options)
+            return run(client, iter_chunks(data, chunk_rows), assets=assets, delivery=delivery, **options)
 
     def test_connection(self) -> tuple[bool, str]:
         """Read the test-event stats of the configured asset: checks URL, token and access, sends nothing."""
@@ -251,24 +245,13 @@ class SnapCapiHook(BaseHook):
         self,
         data: pd.DataFrame | Iterable[Mapping[str, Any]] | Iterable[pd.DataFrame],
         *,
-        field_mapping: Mapping[str, str] | None = None,
-        event_options: EventOptions | None = None,
-        delivery: DeliveryOptions | None = None,
-        pixel_id: str | None = None,
-        snap_app_id: str | None = None,
-        sink: RowSink | None = None,
-        sink_columns: tuple[str, ...] = (),
-        chunk_rows: int = 20_000,
         sample_size: int | None = None,
-        **run_options: Any,
+        **options: Any,
     ) -> ValidationReport:
         """Prepare rows exactly as :meth:`send_events` does and post them to the validate endpoint
-        (test events: nothing is recorded as live). ``sample_size`` validates only the first rows."""
-        assets, delivery = self._targets(pixel_id, snap_app_id, delivery)
-        with self.get_conn() as client:
-            return validate_rows(client, iter_chunks(data, chunk_rows), assets=assets,
-                                 field_mapping=field_mapping, event_options=event_options, delivery=delivery,
-                                 sink=sink, sink_columns=sink_columns, sample_size=sample_size, **run_options)
+        (test events: nothing is recorded as live). ``sample_size`` validates only the first rows;
+        ``options`` are the keyword arguments of :meth:`send_events`."""
+        return self._run_rows(validate_rows, data, sample_size=sample_size, **options)
 
     def get_test_event_stats(self, asset_id: str | None = None) -> TestEventStats:
         """Test and live event counts of the past hour for an asset (default: the connection's).
