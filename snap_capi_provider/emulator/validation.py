@@ -100,9 +100,7 @@ def _check_choice(errors: Errors, value: Any, choices: Any, missing: str, code: 
     return value
 
 
-def validate_v3_event(
-    event: Any, now: float, max_age_s: float, max_future_s: float
-) -> tuple[Errors, list[str]]:
+def validate_v3_event(event: Any, now: float, max_age_s: float, max_future_s: float) -> tuple[Errors, list[str]]:
     """Validate one v3 event; return ``(errors, warnings)`` where errors are ``(code, message)``."""
     errors: Errors = []
     warnings: list[str] = []
@@ -300,14 +298,12 @@ def _v2_number(value: Any) -> float | None:
     return None
 
 
-def validate_v2_event(
-    event: Any, now: float, max_age_s: float, max_future_s: float
-) -> tuple[Errors, list[str]]:
+def validate_v2_event(event: Any, now: float, max_age_s: float, max_future_s: float) -> tuple[Errors, list[str]]:
     """Validate one legacy v2 flat event; return ``(errors, warnings)``. Unknown keys are ignored."""
+    if type(event) is not dict:
+        return [("INVALID_EVENT", "Each event must be a JSON object.")], []
     errors: Errors = []
     warnings: list[str] = []
-    if type(event) is not dict:
-        return [("INVALID_EVENT", "Each event must be a JSON object.")], warnings
 
     pixel = event.get("pixel_id")
     if pixel is not None:

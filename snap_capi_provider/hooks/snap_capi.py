@@ -49,15 +49,19 @@ HOOK_PARAMS = ("api_version", "max_retries", "retry_backoff_s", "retry_backoff_m
 """Keys of an operator's or sensor's ``hook_params``: the transport arguments of :class:`SnapCapiHook`."""
 
 
-def merge_hook_params(owner: str, hook_params: Mapping[str, Any] | None,
-                      deprecated: Mapping[str, Any] | None = None,
-                      renamed: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """``hook_params`` checked (unknown keys raise ``ValueError``), with the deprecated flat arguments
-    ``deprecated`` of ``owner`` (a class name) folded in under their ``renamed`` key (e.g.
-    ``request_timeout`` -> ``timeout``): each warns, a value in ``hook_params`` wins, ``None`` is not set."""
+DEPRECATED_HOOK_ARGS = {"api_version": "api_version", "request_timeout": "timeout", "debug": "debug"}
+"""Flat transport arguments of earlier releases (of the sensor and the logs operator) -> their ``hook_params`` key."""
+
+
+def merge_hook_params(owner: str, hook_params: Mapping[str, Any] | None, kwargs: dict[str, Any] | None = None,
+                      deprecated: Mapping[str, str] = DEPRECATED_HOOK_ARGS) -> dict[str, Any]:
+    """``hook_params`` checked (unknown keys raise ``ValueError``), with the flat arguments ``deprecated``
+    (name -> ``hook_params`` key) popped from ``kwargs``, an operator's keyword arguments, and folded in:
+    each warns that ``owner`` (a class name) takes it in ``hook_params`` now; a value already in
+    ``hook_params`` wins, and ``None`` sets nothing."""
     merged = dict(hook_params or {})
-    for name, value in (deprecated or {}).items():
-        key = (renamed or {}).get(name, name)
+    for name in [name for name in kwargs or () if name in deprecated]:
+        value, key = kwargs.pop(name), deprecated[name]  # type: ignore[union-attr]
         warnings.warn(f"{owner}({name}=...) is deprecated; pass hook_params={{'{key}': ...}} instead.",
                       DeprecationWarning, stacklevel=3)
         if value is not None:
@@ -258,10 +262,7 @@ class SnapCapiHook(BaseHook):
 
         Raises :class:`SnapCapiError` when Snap refuses the request, ``ValueError`` when the answer
         is not stats."""
-        asset = self.asset_id(asset_id)
-        with self.get_conn() as client:
-            response = client.get_json(*client.stats_path(asset))
-        return TestEventStats.parse(_checked(response, "test-event stats"), asset)
+        return self._read(asset_id, "stats_path", TestEventStats.parse, "test-event stats")
 
     async def a_get_test_event_stats(self, asset_id: str | None = None) -> TestEventStats:
         """:meth:`get_test_event_stats` for triggers: the connection is read in a worker thread, the
@@ -281,10 +282,14 @@ class SnapCapiHook(BaseHook):
 
         Raises :class:`SnapCapiError` when Snap refuses the request, ``ValueError`` when the answer
         is not logs."""
+        return self._read(asset_id, "logs_path", TestEventLogs.parse, "test-event logs")
+
+    def _read(self, asset_id: str | None, path_of: str, parse: Any, what: str) -> Any:
+        """GET the endpoint ``client.<path_of>(asset)`` gives and ``parse`` its checked body."""
         asset = self.asset_id(asset_id)
         with self.get_conn() as client:
-            response = client.get_json(*client.logs_path(asset))
-        return TestEventLogs.parse(_checked(response, "test-event logs"), asset)
+            response = client.get_json(*getattr(client, path_of)(asset))
+        return parse(_checked(response, what), asset)
 
 
 def _checked(response: ApiResponse, what: str) -> Any:

@@ -425,9 +425,6 @@ class SnapCapiValidateOperator(SnapCapiRowsOperator):
 from snap_capi_provider.core.event_logs import MAX_MESSAGES  # noqa: E402
 from snap_capi_provider.hooks.snap_capi import merge_hook_params  # noqa: E402
 
-#: The flat transport arguments of earlier releases, deprecated for ``hook_params`` (name -> key there).
-_LOGS_DEPRECATED_TO_HOOK = {"api_version": "api_version", "request_timeout": "timeout", "debug": "debug"}
-
 
 class SnapCapiTestEventLogsOperator(BaseOperator):
     """Fetch Snap's test-event logs (past 24 hours) of an asset and return a PII-free summary (XCom).
@@ -459,14 +456,10 @@ class SnapCapiTestEventLogsOperator(BaseOperator):
     def __init__(self, *, snap_capi_conn_id: str = SnapCapiHook.default_conn_name,
                  asset_id: str | None = None, fail_on_invalid: bool = False, max_messages: int = MAX_MESSAGES,
                  hook_params: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
-        deprecated = {name: kwargs.pop(name) for name in list(kwargs) if name in _LOGS_DEPRECATED_TO_HOOK}
+        params = merge_hook_params(type(self).__name__, hook_params, kwargs)  # pops the deprecated flat ones
         super().__init__(**kwargs)
-        self.snap_capi_conn_id = snap_capi_conn_id
-        self.asset_id = asset_id
-        self.fail_on_invalid = fail_on_invalid
-        self.max_messages = max_messages
-        self.hook_params = merge_hook_params(type(self).__name__, hook_params, deprecated,
-                                             _LOGS_DEPRECATED_TO_HOOK)
+        self.snap_capi_conn_id, self.asset_id, self.hook_params = snap_capi_conn_id, asset_id, params
+        self.fail_on_invalid, self.max_messages = fail_on_invalid, max_messages
 
     @cached_property
     def hook(self) -> SnapCapiHook:

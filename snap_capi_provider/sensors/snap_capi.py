@@ -24,9 +24,6 @@ from snap_capi_provider.triggers.snap_capi import SnapCapiTestEventStatsTrigger
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-#: The flat transport arguments of earlier releases, deprecated for ``hook_params`` (name -> key there).
-DEPRECATED_HOOK_ARGS = {"api_version": "api_version", "request_timeout": "timeout", "debug": "debug"}
-
 
 class SnapCapiTestEventStatsSensor(BaseSensorOperator):
     """Wait until the stats endpoint shows at least ``min_event_count`` test (or live) events of the
@@ -63,14 +60,14 @@ class SnapCapiTestEventStatsSensor(BaseSensorOperator):
                  newer_than: Any = None, hook_params: dict[str, Any] | None = None,
                  deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
                  **kwargs: Any) -> None:
-        deprecated = {name: kwargs.pop(name) for name in list(kwargs) if name in DEPRECATED_HOOK_ARGS}
+        params = merge_hook_params(type(self).__name__, hook_params, kwargs)  # pops the deprecated flat ones
         super().__init__(**kwargs)
         self.snap_capi_conn_id = snap_capi_conn_id
         self.asset_id = asset_id
         self.source = source
         self.min_event_count = min_event_count
         self.newer_than = newer_than
-        self.hook_params = merge_hook_params(type(self).__name__, hook_params, deprecated, DEPRECATED_HOOK_ARGS)
+        self.hook_params = params
         self.deferrable = deferrable
 
     @cached_property
