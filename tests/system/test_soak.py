@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.airflow.test_reliability import build_dag
+from tests.system.test_reliability import build_dag
 from tests.airflow_helpers import run_dag, task_state, xcom
 from tests.conftest import conn_json
 from tests.reliability_helpers import emulator, pii_rows, wait_for_requests
