@@ -1,8 +1,7 @@
-"""Typed results of the validate, stats and logs endpoints; the validate batch function; the trigger."""
+"""The validate endpoint's answers, the validate batch function, and validating rows (core/validation.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 
@@ -11,15 +10,7 @@ import pytest
 
 from snap_capi_provider.core.client import SnapCapiClient
 from snap_capi_provider.core.delivery import BatchItem
-from snap_capi_provider.core.testing_api import (
-    TestEventLogs,
-    TestEventStats,
-    ValidateResponse,
-    epoch_seconds,
-    head_rows,
-    stats_reached,
-    validate_batch,
-)
+from snap_capi_provider.core.validation import ValidateResponse, head_rows, validate_batch
 from snap_capi_provider.emulator import Fault
 from tests.conftest import PIXEL, TOKEN
 
@@ -66,69 +57,6 @@ def test_answers_without_verdicts_cover_nothing(body):
     assert not ValidateResponse.parse(body, 2).covers(2)
 
 
-@pytest.mark.parametrize("body", [
-    {"status": "SUCCESS", "stats": {"test": {"latest_event_ts": 1_700_000_000, "event_count_past_hour": 3},
-                                    "live": {"latest_event_ts": None, "event_count_past_hour": 0}}},
-    {"status": "SUCCESS", "test": {"latest_event_ts": 1_700_000_000_000, "event_count_past_hour": "3"}},
-])
-def test_stats_parse_v3_and_flat_shapes(body):
-    stats = TestEventStats.parse(body, "A")
-    assert (stats.test.event_count_past_hour, stats.test.latest_event_ts) == (3, 1_700_000_000)
-    assert stats.live.event_count_past_hour == 0 and stats.asset_id == "A"
-    assert TestEventStats.from_dict(json.loads(json.dumps(stats.to_dict()))) == stats
-
-
-@pytest.mark.parametrize("body", [None, [], {"status": "SUCCESS"}, {"stats": "nope"}])
-def test_stats_parse_refuses_other_answers(body):
-    with pytest.raises(ValueError):
-        TestEventStats.parse(body)
-
-
-def test_stats_reached():
-    stats = TestEventStats.parse({"stats": {"test": {"latest_event_ts": 1000, "event_count_past_hour": 2},
-                                            "live": {"latest_event_ts": 2000, "event_count_past_hour": 9}}})
-    assert stats_reached(stats, "test", 2) and not stats_reached(stats, "test", 3)
-    assert stats_reached(stats, "test", 1, newer_than=1000)
-    assert not stats_reached(stats, "test", 1, newer_than=1001)
-    assert stats_reached(stats, "LIVE", 9, newer_than=1500)
-    with pytest.raises(ValueError, match="source"):
-        stats_reached(stats, "both", 1)
-
-
-@pytest.mark.parametrize(("value", "seconds"), [
-    (None, None), ("", None), (1_700_000_000, 1_700_000_000), ("1700000000", 1_700_000_000),
-    (1_700_000_000_500, 1_700_000_000), ("2023-11-14T22:13:20+00:00", 1_700_000_000),
-    ("2023-11-14T22:13:20", 1_700_000_000), (pd.Timestamp("2023-11-14 23:13:20+01:00"), 1_700_000_000),
-])
-def test_epoch_seconds_of_templated_timestamps(value, seconds):
-    assert epoch_seconds(value) == seconds
-
-
-def test_epoch_seconds_refuses_garbage():
-    with pytest.raises(ValueError, match="not a timestamp"):
-        epoch_seconds("yesterday-ish")
-
-
-def test_logs_summary_is_pii_free_and_bounded():
-    body = {"status": "SUCCESS", "logs": [
-        {"event_name": "PURCHASE", "event_time": 1_700_000_100, "action_source": "WEB", "status": "INVALID",
-         "error_records": ["value for someone@example.com is wrong", {"reason": "from 203.0.113.9"}],
-         "warning_records": ["event_source_url is recommended"]},
-        {"event_type": "SIGN_UP", "timestamp": "1700000000", "event_conversion_type": "OFFLINE",
-         "status": "VALID", "error_records": [], "warning_records": []},
-    ] + [{"event_name": "SAVE", "status": "INVALID", "error_records": [f"error {i}"]} for i in range(25)]}
-    summary = TestEventLogs.parse(body, "A").summary(max_messages=5)
-    assert summary["events"] == 27 and summary["asset_id"] == "A"
-    assert summary["by_status"] == {"INVALID": 26, "VALID": 1}
-    assert summary["by_event_name"] == {"SAVE": 25, "PURCHASE": 1, "SIGN_UP": 1}
-    assert summary["by_action_source"] == {"UNKNOWN": 25, "OFFLINE": 1, "WEB": 1}
-    assert summary["warnings"] == {"event_source_url is recommended": 1}
-    assert len(summary["errors"]) == 6 and sum(summary["errors"].values()) == 27
-    assert summary["latest_event_time"] == 1_700_000_100
-    text = json.dumps(summary)
-    assert "someone@example.com" not in text and "203.0.113.9" not in text
-
-
 def test_head_rows_never_reads_past_the_sample():
     read: list[int] = []
 
@@ -143,7 +71,7 @@ def test_head_rows_never_reads_past_the_sample():
 
 
 def test_verdicts_keep_the_first_rows_whatever_order_they_arrive_in():
-    from snap_capi_provider.core.testing_api import VerdictCollector
+    from snap_capi_provider.core.validation import VerdictCollector
 
     written: list[tuple[int, str]] = []
 
@@ -198,68 +126,3 @@ def test_retries_exhausted_fail_the_events(fresh):
         outcome = validate_batch(client, PIXEL, [event(0)])
     assert outcome.failed == [(outcome.failed[0][0], "retries_exhausted: HTTP 503")]
     assert (outcome.requests, outcome.retries) == (2, 1)
-
-
-# ------------------------------------------------------------------------------------------ trigger
-
-
-def first_event(trigger):
-    async def run():
-        async for fired in trigger.run():
-            return fired.payload
-    return asyncio.run(run())
-
-
-def trigger(monkeypatch, emulator, token: str = TOKEN, **kwargs):
-    from snap_capi_provider.triggers.snap_capi import SnapCapiTestEventStatsTrigger
-    from tests.conftest import conn_json
-
-    monkeypatch.setenv("AIRFLOW_CONN_SNAP_CAPI_T", conn_json(emulator.url, token=token))
-    return SnapCapiTestEventStatsTrigger(snap_capi_conn_id="snap_capi_t", asset_id=PIXEL, poll_interval=0.05,
-                                        **kwargs)
-
-
-def test_trigger_serializes_the_conn_id_never_the_token(monkeypatch, fresh):
-    classpath, kwargs = trigger(monkeypatch, fresh, timeout=5, newer_than=1_700_000_000).serialize()
-    assert classpath == "snap_capi_provider.triggers.snap_capi.SnapCapiTestEventStatsTrigger"
-    assert kwargs["snap_capi_conn_id"] == "snap_capi_t" and TOKEN not in json.dumps(kwargs)
-    assert kwargs["deadline"] == pytest.approx(time.time() + 5, abs=2)
-    from snap_capi_provider.triggers.snap_capi import SnapCapiTestEventStatsTrigger
-
-    again = SnapCapiTestEventStatsTrigger(**kwargs)  # a restarted triggerer keeps the same deadline
-    assert again.deadline == kwargs["deadline"] and again.serialize() == (classpath, kwargs)
-
-
-@pytest.mark.parametrize("api_version", ["v3", "v2"])
-def test_trigger_fires_success_with_the_stats(monkeypatch, fresh, api_version):
-    with SnapCapiClient(TOKEN, fresh.url) as client:
-        client.post_events(PIXEL, b'{"data":[' + event(0).payload + b"]}", validate=True)
-    payload = first_event(trigger(monkeypatch, fresh, timeout=5, hook_params={"api_version": api_version}))
-    assert payload["status"] == "success" and payload["stats"]["test"]["event_count_past_hour"] == 1
-    assert {r.path for r in fresh.requests if r.method == "GET"} == (
-        {f"/v3/{PIXEL}/events/validate/stats"} if api_version == "v3" else {"/v2/conversion/validate/stats"})
-
-
-def test_trigger_gives_up_at_its_deadline(monkeypatch, fresh):
-    started = time.monotonic()
-    payload = first_event(trigger(monkeypatch, fresh, timeout=0.4, min_event_count=2))
-    assert 0.3 < time.monotonic() - started < 3
-    assert payload["status"] == "timeout" and "did not show at least 2 test events" in payload["message"]
-    assert payload["stats"]["test"]["event_count_past_hour"] == 0
-
-
-def test_trigger_keeps_polling_through_transient_errors(monkeypatch, fresh):
-    fresh.add_faults(Fault("503", path_contains="/stats"), Fault("drop", path_contains="/stats"))
-    with SnapCapiClient(TOKEN, fresh.url) as client:
-        client.post_events(PIXEL, b'{"data":[' + event(0).payload + b"]}", validate=True)
-    payload = first_event(trigger(monkeypatch, fresh, timeout=5))
-    assert payload["status"] == "success"
-    assert [r.status for r in fresh.requests if r.path.endswith("/stats")] == [503, 0, 200]
-
-
-def test_trigger_reports_a_refused_token_at_once(monkeypatch, fresh):
-    started = time.monotonic()
-    payload = first_event(trigger(monkeypatch, fresh, token="tok-WRONG-55443322", timeout=30))
-    assert time.monotonic() - started < 5
-    assert payload["status"] == "error" and "HTTP 401" in payload["message"]
-    assert "tok-WRONG-55443322" not in json.dumps(payload)

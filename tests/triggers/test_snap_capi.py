@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
+import sys
+import time
 
 import pytest
 
-from snap_capi_provider.core.client import SnapCapiAuthError, SnapCapiRetriesExhausted
-from snap_capi_provider.core.testing_api import TestEventStats
+from snap_capi_provider.core.client import SnapCapiAuthError, SnapCapiClient, SnapCapiRetriesExhausted
+from snap_capi_provider.core.event_stats import TestEventStats
+from snap_capi_provider.emulator import Fault
 from snap_capi_provider.hooks.snap_capi import SnapCapiHook
 from snap_capi_provider.triggers.snap_capi import SnapCapiTestEventStatsTrigger
+from tests.conftest import PIXEL, TOKEN, conn_json
 
-PIXEL = "pixel-123"
+EM = "542d240129883c019e106e3b1b2d3f3cb3537c43c425364de8e951d5a3083345"
 
 
 def stats(count: int) -> TestEventStats:
@@ -100,3 +105,92 @@ def test_the_hook_method_reads_stats_over_the_async_client(monkeypatch, kind):
             asyncio.run(hook.a_get_test_event_stats())
             assert emu.summary()["token_refreshes"] == 2
             assert [r.status for r in emu.requests] == [200, 401, 200]
+
+
+# ------------------------------------------------------------------- against the emulator (real HTTP)
+
+
+def one_test_event() -> bytes:
+    return json.dumps({"data": [{"event_name": "SIGN_UP", "action_source": "OFFLINE", "event_id": "e-0",
+                                 "event_time": int(time.time()) - 60, "user_data": {"em": [EM]}}]}).encode()
+
+
+def emulator_trigger(monkeypatch, emulator, token: str = TOKEN, **kwargs):
+    monkeypatch.setenv("AIRFLOW_CONN_SNAP_CAPI_T", conn_json(emulator.url, token=token))
+    return SnapCapiTestEventStatsTrigger(snap_capi_conn_id="snap_capi_t", asset_id=PIXEL, poll_interval=0.05,
+                                        **kwargs)
+
+
+def test_trigger_serializes_the_conn_id_never_the_token(monkeypatch, emulator):
+    classpath, kwargs = emulator_trigger(monkeypatch, emulator, timeout=5, newer_than=1_700_000_000).serialize()
+    assert classpath == "snap_capi_provider.triggers.snap_capi.SnapCapiTestEventStatsTrigger"
+    assert kwargs["snap_capi_conn_id"] == "snap_capi_t" and TOKEN not in json.dumps(kwargs)
+    assert kwargs["deadline"] == pytest.approx(time.time() + 5, abs=2)
+    again = SnapCapiTestEventStatsTrigger(**kwargs)  # a restarted triggerer keeps the same deadline
+    assert again.deadline == kwargs["deadline"] and again.serialize() == (classpath, kwargs)
+
+
+@pytest.mark.parametrize("api_version", ["v3", "v2"])
+def test_trigger_fires_success_with_the_stats(monkeypatch, emulator, api_version):
+    with SnapCapiClient(TOKEN, emulator.url) as client:
+        client.post_events(PIXEL, one_test_event(), validate=True)
+    payload = first_event(emulator_trigger(monkeypatch, emulator, timeout=5,
+                                           hook_params={"api_version": api_version}))
+    assert payload["status"] == "success" and payload["stats"]["test"]["event_count_past_hour"] == 1
+    assert {r.path for r in emulator.requests if r.method == "GET"} == (
+        {f"/v3/{PIXEL}/events/validate/stats"} if api_version == "v3" else {"/v2/conversion/validate/stats"})
+
+
+def test_trigger_gives_up_at_its_deadline(monkeypatch, emulator):
+    started = time.monotonic()
+    payload = first_event(emulator_trigger(monkeypatch, emulator, timeout=0.4, min_event_count=2))
+    assert 0.3 < time.monotonic() - started < 3
+    assert payload["status"] == "timeout" and "did not show at least 2 test events" in payload["message"]
+    assert payload["stats"]["test"]["event_count_past_hour"] == 0
+
+
+def test_trigger_keeps_polling_through_transient_errors(monkeypatch, emulator):
+    emulator.add_faults(Fault("503", path_contains="/stats"), Fault("drop", path_contains="/stats"))
+    with SnapCapiClient(TOKEN, emulator.url) as client:
+        client.post_events(PIXEL, one_test_event(), validate=True)
+    payload = first_event(emulator_trigger(monkeypatch, emulator, timeout=5))
+    assert payload["status"] == "success"
+    assert [r.status for r in emulator.requests if r.path.endswith("/stats")] == [503, 0, 200]
+
+
+def test_trigger_reports_a_refused_token_at_once(monkeypatch, emulator):
+    started = time.monotonic()
+    payload = first_event(emulator_trigger(monkeypatch, emulator, token="tok-WRONG-55443322", timeout=30))
+    assert time.monotonic() - started < 5
+    assert payload["status"] == "error" and "HTTP 401" in payload["message"]
+    assert "tok-WRONG-55443322" not in json.dumps(payload)
+
+
+# ------------------------------------------------------------------------ hook_params and old classpath
+
+
+def test_serialize_gives_the_new_classpath_and_hook_params(monkeypatch):
+    classpath, kwargs = make(timeout=5, hook_params={"debug": True}).serialize()
+    assert classpath == "snap_capi_provider.triggers.snap_capi.SnapCapiTestEventStatsTrigger"
+    assert kwargs["hook_params"] == {"debug": True}
+    assert not {"api_version", "request_timeout", "debug"} & set(kwargs)
+
+
+def test_a_trigger_serialized_by_the_previous_release_still_loads():
+    """A triggerer may hold triggers serialized under the old classpath with the flat transport kwargs."""
+    old_kwargs = {"snap_capi_conn_id": "snap_capi_any", "asset_id": PIXEL, "source": "test", "min_event_count": 1,
+                  "newer_than": None, "poll_interval": 30.0, "timeout": 60.0, "deadline": time.time() + 60,
+                  "api_version": "v2", "request_timeout": 12.0, "debug": None}
+    sys.modules.pop("snap_capi_provider.triggers.test_event_stats", None)
+    with pytest.warns(DeprecationWarning, match="triggers.snap_capi"):
+        module = importlib.import_module("snap_capi_provider.triggers.test_event_stats")
+    trigger = module.SnapCapiTestEventStatsTrigger(**old_kwargs)
+    assert module.SnapCapiTestEventStatsTrigger is SnapCapiTestEventStatsTrigger
+    assert trigger.hook_params == {"api_version": "v2", "timeout": 12.0}
+    hook = trigger._hook()
+    assert (hook.api_version, hook.timeout, hook.retry.max_retries) == ("v2", (10.0, 12.0), 0)
+
+
+def test_unknown_hook_params_are_refused():
+    with pytest.raises(ValueError, match="Unknown hook_params"):
+        make(timeout=5, hook_params={"retries": 3})
