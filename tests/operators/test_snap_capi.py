@@ -1,4 +1,4 @@
-"""The send operator in real ``dag.test()`` runs against the emulator over loopback."""
+"""The operators of operators/snap_capi.py: send (real ``dag.test()`` runs against the emulator) and test-event logs."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pandas as pd
 import pendulum
 import pytest
 
+from snap_capi_provider.core.client import SnapCapiClient
 from tests.airflow_helpers import run_dag, task_state, xcom
 from tests.conftest import PIXEL, TOKEN, conn_json
 from tests.golden import GOLDEN
@@ -219,3 +220,49 @@ def test_a_400_naming_one_event_does_not_lose_the_good_rows_of_the_batch(snap_co
     assert (report["rows"], report["accepted"], report["rejected"], report["failed"]) == (5, 4, 1, 0)
     assert report["rejections"]["examples"][0]["row"] == 1  # the caller's row number, not a batch index
     assert {e["event_id"] for e in snap_conn.accepted_events(PIXEL)} == {"o-1", "o-extra-0", "o-extra-1", "o-extra-2"}
+
+
+# ------------------------------------------------------------------------------------ test-event logs
+
+
+def test_logs_operator_flat_transport_arguments_still_work_with_a_deprecation_warning():
+    from snap_capi_provider.operators.snap_capi import SnapCapiTestEventLogsOperator
+
+    with pytest.warns(DeprecationWarning, match=r"hook_params=\{'api_version'"):
+        op = SnapCapiTestEventLogsOperator(task_id="logs", api_version="v2", request_timeout=12.0, debug=None)
+    assert op.hook_params == {"api_version": "v2", "timeout": 12.0}
+    assert (op.hook.api_version, op.hook.timeout) == ("v2", (10.0, 12.0))
+    assert SnapCapiTestEventLogsOperator(task_id="logs2", hook_params={"debug": True}).hook.debug is True
+
+
+def test_logs_operator_old_import_path_warns_and_gives_the_same_class():
+    import importlib
+    import sys
+
+    from snap_capi_provider.operators.snap_capi import SnapCapiTestEventLogsOperator
+
+    sys.modules.pop("snap_capi_provider.operators.test_event_logs", None)
+    with pytest.warns(DeprecationWarning, match="operators.snap_capi"):
+        module = importlib.import_module("snap_capi_provider.operators.test_event_logs")
+    assert module.SnapCapiTestEventLogsOperator is SnapCapiTestEventLogsOperator
+
+
+def test_logs_operator_summarizes_the_logs_and_fails_on_invalid_when_told(snap_conn, monkeypatch):
+    from airflow.providers.common.compat.sdk import AirflowException
+
+    from snap_capi_provider.operators.snap_capi import SnapCapiTestEventLogsOperator
+
+    with SnapCapiClient(TOKEN, snap_conn.url) as client:
+        client.post_events(PIXEL, b'{"data":[{"event_name":"PURCHASE"}]}', validate=True)
+    pushed = {}
+
+    class TI:
+        def xcom_push(self, key, value):
+            pushed[key] = value
+
+    op = SnapCapiTestEventLogsOperator(task_id="logs", fail_on_invalid=True)
+    with pytest.raises(AirflowException, match="1 of 1 logged test events are INVALID"):
+        op.execute({"ti": TI()})
+    assert pushed["return_value"]["by_status"] == {"INVALID": 1}
+    summary = SnapCapiTestEventLogsOperator(task_id="logs_ok").execute({"ti": TI()})
+    assert summary["events"] == 1 and summary["asset_id"] == PIXEL

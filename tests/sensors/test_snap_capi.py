@@ -120,3 +120,36 @@ def test_a_refused_token_fails_at_once_not_at_the_timeout(emulator, monkeypatch,
     assert task_state(dag_run, "wait") == "failed" and time.monotonic() - started < 15
     out, err = capfd.readouterr()
     assert "refused the access token" in out + err and "tok-WRONG-13572468" not in out + err
+
+
+# ------------------------------------------------------------------------------- hook_params, old paths
+
+
+def test_flat_transport_arguments_still_work_with_a_deprecation_warning():
+    from snap_capi_provider.sensors.snap_capi import SnapCapiTestEventStatsSensor
+
+    with pytest.warns(DeprecationWarning, match=r"hook_params=\{'timeout'"):
+        sensor = SnapCapiTestEventStatsSensor(task_id="wait", api_version="v2", request_timeout=12.0, debug=True)
+    assert sensor.hook_params == {"api_version": "v2", "timeout": 12.0, "debug": True}
+    assert (sensor.hook.api_version, sensor.hook.timeout, sensor.hook.retry.max_retries) == ("v2", (10.0, 12.0), 1)
+
+
+def test_hook_params_reach_the_hook_and_unknown_keys_are_refused():
+    from snap_capi_provider.sensors.snap_capi import SnapCapiTestEventStatsSensor
+
+    sensor = SnapCapiTestEventStatsSensor(task_id="wait", hook_params={"max_retries": 3})
+    assert (sensor.hook.timeout, sensor.hook.retry.max_retries) == ((10.0, 30.0), 3)
+    with pytest.raises(ValueError, match="Unknown hook_params"):
+        SnapCapiTestEventStatsSensor(task_id="wait2", hook_params={"retries": 3})
+
+
+def test_the_old_import_path_warns_and_gives_the_same_class():
+    import importlib
+    import sys
+
+    from snap_capi_provider.sensors.snap_capi import SnapCapiTestEventStatsSensor
+
+    sys.modules.pop("snap_capi_provider.sensors.test_event_stats", None)
+    with pytest.warns(DeprecationWarning, match="sensors.snap_capi"):
+        module = importlib.import_module("snap_capi_provider.sensors.test_event_stats")
+    assert module.SnapCapiTestEventStatsSensor is SnapCapiTestEventStatsSensor
