@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from tests.system.test_reliability import build_dag
 from tests.airflow_helpers import run_dag, task_state, xcom
 from tests.conftest import conn_json
 from tests.reliability_helpers import emulator, pii_rows, wait_for_requests
+from tests.system.test_reliability import build_dag
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
