@@ -8,7 +8,6 @@ where Snap wants hashes) plus the rows it rejected with a reason. Encoders in
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import time
@@ -218,18 +217,22 @@ def build_events(frame: pd.DataFrame, mapping: Mapping[str, str], options: Event
         countries, errors = rules.normalize_column(column("country"), BY_KEY["country"].rule)
         reject(errors, BY_KEY["country"], countries)
         plain["country"] = countries
+    done: dict[tuple[str, object], tuple[list[object], list[str | None]]] = {}
     for key, source in mapping.items():
         snap_field = BY_KEY[key]
         if key in ("country", "event_time") or key in _STRUCTURED:
             continue
         notes: dict[str, int] = {}
-        if key == "ph":
+        if (source, snap_field.rule) in done and key not in _COUNTRY_CONTEXT and key != "ph":
+            values, errors = done[(source, snap_field.rule)]  # e.g. one column as both event_id and order_id
+        elif key == "ph":
             context = rules.phone_context(countries, options.default_phone_region)
             values, errors = rules.normalize_column(frame[source], snap_field.rule, context)
         elif key in _COUNTRY_CONTEXT:
             values, errors = rules.normalize_column(frame[source], snap_field.rule, countries)
         else:
             values, errors = rules.normalize_column(frame[source], snap_field.rule, notes=notes)
+            done[(source, snap_field.rule)] = (values, errors)
         readiness.opted_out += sum(count for note, count in notes.items() if note.endswith("_opted_out"))
         reject(errors, snap_field, values)
         plain[key] = values
@@ -321,12 +324,18 @@ def _hash_columns(plain: dict[str, list[object]]) -> dict[str, list[str | None]]
     for key, values in plain.items():
         snap_field = BY_KEY[key]
         if snap_field.hashed or snap_field.v2_hashed:
-            digests[key] = list(map(functools.cache(_sha256_or_none), values))
+            distinct = dict.fromkeys(values)
+            distinct.pop(None, None)
+            digest_of = {value: _sha256(value) for value in distinct}
+            digests[key] = list(map(digest_of.get, values))
     return digests
 
 
-def _sha256_or_none(value: object) -> str | None:
-    return None if value is None else rules.sha256_hex(str(value))
+def _sha256(value: object) -> str:
+    text = value if type(value) is str else str(value)
+    if len(text) == 64 and rules.is_prehashed(text):
+        return text.lower()
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _check_events(plain: dict[str, list[object]], n: int, reasons: list[str | None],

@@ -304,6 +304,8 @@ def normalize_column(
     (``{"madid_opted_out": 3}``); those rows get ``(None, None)``.
     """
     raw = values.tolist() if isinstance(values, pd.Series) else list(values)
+    if _one_safe_key_type(raw):
+        return _normalize_distinct(raw, rule, notes, None if context is None else list(context))
     n = len(raw)
     out: list[object] = [None] * n
     errors: list[str | None] = [None] * n
@@ -334,6 +336,54 @@ def normalize_column(
         out[i], errors[i], note = hit
         if note is not None and notes is not None:
             notes[note] = notes.get(note, 0) + 1
+    return out, errors
+
+
+_SAFE_KEY_TYPES = frozenset({str, int, float, type(None)})
+
+
+def _one_safe_key_type(raw: list[object]) -> bool:
+    """Whether the values can key a cache by themselves: text (and absent cells) only, or numbers of one
+    type only (``1``, ``1.0`` and ``True`` hash alike but read differently; datetimes need their zone)."""
+    kinds = set(map(type, raw))
+    kinds.discard(type(None))
+    return len(kinds) <= 1 and kinds <= _SAFE_KEY_TYPES
+
+
+def _normalize_distinct(raw: list[object], rule: Rule, notes: dict[str, int] | None,
+                        context: list[Hashable] | None) -> tuple[list[object], list[str | None]]:
+    """:func:`normalize_column` for a column of one hashable type: the rule runs once per distinct
+    (value, context) and the per-row work is dictionary look-ups done in C (``map``), not a Python loop."""
+    max_length = getattr(rule, "max_length", DEFAULT_MAX_LENGTH)
+    with_context = context is not None
+    if with_context:
+        if len(context) != len(raw):
+            raise ValueError("context must have one entry per value")
+        keys: list[object] = list(zip(raw, context, strict=True))
+        distinct = dict.fromkeys(key for key in dict.fromkeys(keys) if key[0] is not None)
+    else:
+        keys = raw
+        distinct = dict.fromkeys(raw)
+        distinct.pop(None, None)
+    normalized: dict[object, object] = {}
+    refused: dict[object, str] = {}
+    noted: dict[object, str] = {}
+    for key in distinct:
+        value, ctx = key if with_context else (key, None)
+        result, error, note = _apply(rule, value, ctx, with_context, max_length)
+        if result is not None:
+            normalized[key] = result
+        elif error is not None:
+            refused[key] = error
+        elif note is not None:
+            noted[key] = note
+    out = list(map(normalized.get, keys))
+    errors = list(map(refused.get, keys)) if refused else [None] * len(raw)
+    if noted and notes is not None:
+        for key in keys:
+            note = noted.get(key)
+            if note is not None:
+                notes[note] = notes.get(note, 0) + 1
     return out, errors
 
 

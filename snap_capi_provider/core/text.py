@@ -76,7 +76,8 @@ def clean_text(value: str, max_length: int = DEFAULT_MAX_LENGTH) -> str | None:
         return None
     if len(value) > max_length:
         raise InvalidValue("value_too_long")
-    if _CONTROL.search(value) is not None:
+    # isprintable() is one C pass; for ASCII it is False exactly when a control character is present.
+    if not (value.isascii() and value.isprintable()) and _CONTROL.search(value) is not None:
         raise InvalidValue("invalid_control_character")
     return value
 

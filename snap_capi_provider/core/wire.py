@@ -31,13 +31,15 @@ def payloads_v3(chunk: EventChunk, also_hashed: frozenset[str] = frozenset()) ->
     per event. ``also_hashed`` names raw fields to send hashed anyway (``madid``, where Snap's docs are
     ambiguous). An event with a value JSON cannot carry is ``None``.
     """
-    parts: dict[str, list[list[bytes | None]]] = {"root": [_fragments("event_id", chunk.event_ids, False)],
+    bad: set[int] = set()
+    parts: dict[str, list[list[bytes | None]]] = {"root": [_fragments("event_id", chunk.event_ids, False, bad)],
                                                   "user_data": [], "custom_data": []}
     for key, plain in chunk.plain.items():
         snap_field = BY_KEY[key]
-        source = chunk.digests[key] if snap_field.hashed or key in also_hashed else plain
-        parts[snap_field.location].append(_fragments(key, source, snap_field.as_list))
-    root, user, custom = (_joined(parts[where], len(chunk)) for where in ("root", "user_data", "custom_data"))
+        hashed = snap_field.hashed or key in also_hashed
+        source = chunk.digests[key] if hashed else plain
+        parts[snap_field.location].append(_fragments(key, source, snap_field.as_list, bad, hashed))
+    root, user, custom = (_joined(parts[where], len(chunk), bad) for where in ("root", "user_data", "custom_data"))
     return [None if r is None or u is None or c is None
             else (b'{%s,"user_data":{%s},"custom_data":{%s}}' % (r, u, c) if c
                   else b'{%s,"user_data":{%s}}' % (r, u))
@@ -47,64 +49,61 @@ def payloads_v3(chunk: EventChunk, also_hashed: frozenset[str] = frozenset()) ->
 def payloads_v2(chunk: EventChunk, asset: dict[str, str]) -> list[bytes | None]:
     """Each event as a legacy v2 flat event: every value a string, IP hashed, Soundex codes beside
     names and places. ``asset`` is ``{"pixel_id": ...}`` or ``{"snap_app_id": ..., "app_id": ...}``."""
-    columns = [_fragments("client_dedup_id", chunk.event_ids, False)]
+    bad: set[int] = set()
+    columns = [_fragments("client_dedup_id", chunk.event_ids, False, bad)]
     for key in chunk.plain:
         snap_field = BY_KEY[key]
         if snap_field.v2_key is None:
             continue
         source = chunk.digests[key] if snap_field.v2_hashed else chunk.plain[key]
-        columns.append(_fragments(snap_field.v2_key, [None if v is None else _v2_text(v) for v in source], False))
+        columns.append(_fragments(snap_field.v2_key, [None if v is None else _v2_text(v) for v in source], False,
+                                  bad))
         if snap_field.v2_soundex_key:
             codes = [None if v is None else _soundex_or_none(v) for v in chunk.plain[key]]
-            columns.append(_fragments(snap_field.v2_soundex_key, codes, False))
+            columns.append(_fragments(snap_field.v2_soundex_key, codes, False, bad))
     prefix = orjson.dumps(asset)[1:-1]
     integration = b'"integration":"snap-capi-provider"'
     return [None if body is None else b"{%s,%s,%s}" % (prefix, body, integration)
-            for body in _joined(columns, len(chunk))]
+            for body in _joined(columns, len(chunk), bad)]
 
 
-_UNENCODABLE = object()
-
-
-def _fragments(key: str, values: list[object], as_list: bool) -> list[bytes | None]:
-    """``"key":value`` for each value (``None`` where absent), each distinct value encoded once."""
+def _fragments(key: str, values: list[object], as_list: bool, unencodable: set[int],
+               hex_digests: bool = False) -> list[bytes | None]:
+    """``"key":value`` for each value (``None`` where absent), each distinct value encoded once; the
+    positions of values JSON cannot carry are added to ``unencodable``."""
     head = orjson.dumps(key) + (b":[" if as_list else b":")
     tail = b"]" if as_list else b""
-    cache: dict[object, object] = {}
 
-    def fragment(value: object) -> object:
+    def fragment(value: object) -> bytes | None:
         try:
             return head + orjson.dumps(value) + tail
         except (orjson.JSONEncodeError, TypeError):
-            return _UNENCODABLE
+            return None
 
-    out: list[bytes | None] = []
-    append = out.append
-    for value in values:
-        if value is None:
-            append(None)
-            continue
-        try:
-            hit = cache.get(value)
-        except TypeError:  # a list (content ids): not cacheable
-            append(fragment(value))  # type: ignore[arg-type]
-            continue
-        if hit is None:
-            hit = cache[value] = fragment(value)
-        append(hit)  # type: ignore[arg-type]
-    return out
+    try:
+        distinct = dict.fromkeys(values)
+    except TypeError:  # lists (content ids): encoded one by one
+        out = [None if value is None else fragment(value) for value in values]
+        unencodable.update(i for i, (value, frag) in enumerate(zip(values, out, strict=True))
+                           if frag is None and value is not None)
+        return out
+    distinct.pop(None, None)
+    if hex_digests:  # SHA-256 hex needs no JSON escaping
+        encoded = {value: b"".join((head, b'"', value.encode(), b'"', tail)) for value in distinct}
+        return list(map(encoded.get, values))
+    encoded = {value: fragment(value) for value in distinct}
+    if None in encoded.values():
+        unencodable.update(i for i, value in enumerate(values) if value is not None and encoded[value] is None)
+    return list(map(encoded.get, values))
 
 
-def _joined(columns: list[list[bytes | None]], n: int) -> list[bytes | None]:
+def _joined(columns: list[list[bytes | None]], n: int, unencodable: set[int]) -> list[bytes | None]:
     """Per event, its fragments joined by commas; ``None`` for an event holding an unencodable value."""
     if not columns:
         return [b""] * n
-    out: list[bytes | None] = []
-    for row in zip(*columns, strict=True):
-        if _UNENCODABLE in row:
-            out.append(None)
-        else:
-            out.append(b",".join(filter(None, row)))
+    out: list[bytes | None] = [b",".join(filter(None, row)) for row in zip(*columns, strict=True)]
+    for i in unencodable:
+        out[i] = None
     return out
 
 

@@ -81,8 +81,8 @@ class SnapCapiRowsOperator(BaseOperator):
         order id). Templated.
     :param fail_on_empty: Fail the task when the source gave no rows (default: a warning in the log).
     :param min_rows: Fail the task when the source gave fewer rows than this.
-    :param min_match_ready_ratio: Fail the task (after sending) when the share of events carrying a strong
-        identifier (email, phone, mobile ad id, click id, cookie, IP + user agent) is below this.
+    :param min_match_ready_ratio: Fail the task (after sending) when the share of accepted events carrying a
+        strong identifier (email, phone, mobile ad id, click id or ``_scid`` cookie) is below this.
 
     Scale:
 
@@ -302,7 +302,7 @@ class SnapCapiRowsOperator(BaseOperator):
             share = readiness["share_with_strong_identifier"]
             if share < self.min_match_ready_ratio:
                 return (f"Only {share:.1%} of the events carry a strong identifier (email, phone, mobile ad id, "
-                        f"click id, cookie or IP + user agent), below min_match_ready_ratio="
+                        f"click id or cookie), below min_match_ready_ratio="
                         f"{self.min_match_ready_ratio}. See match_readiness in the report.")
         return None
 

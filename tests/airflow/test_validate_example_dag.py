@@ -1,4 +1,4 @@
-"""The example DAG ``example_snap_capi_test_before_live`` runs green under ``dag.test()`` against the emulator, on v3 and v2."""
+"""The example DAG ``example_snap_capi_test_before_live`` runs green in ``dag.test()`` on v3 and v2."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -56,11 +57,8 @@ def iter_chunks(data: Any, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[pd.
 
 
 def _union_of_keys(rows: Sequence[Any]) -> list[str]:
-    columns: dict[str, None] = {}
-    for row in rows:
-        if isinstance(row, Mapping):
-            columns.update(dict.fromkeys(str(key) for key in row))
-    return list(columns)
+    mappings = [row for row in rows if isinstance(row, Mapping)]
+    return list(dict.fromkeys(str(key) for key in dict.fromkeys(itertools.chain.from_iterable(mappings))))
 
 
 def _slices(frame: pd.DataFrame, chunk_rows: int) -> Iterator[pd.DataFrame]:
@@ -71,15 +69,19 @@ def _slices(frame: pd.DataFrame, chunk_rows: int) -> Iterator[pd.DataFrame]:
 
 def frame_from_records(records: Sequence[Mapping[Any, Any]], columns: Sequence[str] | None = None) -> pd.DataFrame:
     """An ``object``-column DataFrame from dict rows; keys are read as text (``{1: "x"}`` is column ``"1"``)."""
-    records = [record if all(type(key) is str for key in record) else {str(k): v for k, v in record.items()}
-               for record in records]
+    keys = dict.fromkeys(itertools.chain.from_iterable(records))
+    if any(type(key) is not str for key in keys):
+        records = [{str(key): value for key, value in record.items()} for record in records]
+        keys = dict.fromkeys(str(key) for key in keys)
     if columns is None:
-        seen: dict[str, None] = {}
-        for record in records:
-            seen.update(dict.fromkeys(record))
-        columns = list(seen)
-    return pd.DataFrame({column: pd.Series([record.get(column) for record in records], dtype=object)
-                         for column in columns}, index=range(len(records)))
+        columns = list(keys)
+    if all(type(record) is dict for record in records):
+        get = dict.get
+        series = {column: pd.Series(list(map(get, records, itertools.repeat(column))), dtype=object)
+                  for column in columns}
+    else:
+        series = {column: pd.Series([record.get(column) for record in records], dtype=object) for column in columns}
+    return pd.DataFrame(series, index=range(len(records)))
 
 
 def frame_from_columns(columns: Mapping[Any, Any]) -> pd.DataFrame:
