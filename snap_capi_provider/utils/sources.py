@@ -96,8 +96,9 @@ def _open_sql(sql: str, conn_id: str | None, parameters: Any, chunk_rows: int, c
     if parameters is not None and not isinstance(parameters, Mapping | Sequence) or isinstance(parameters, str):
         raise ValueError("sql_parameters must be a dict (named parameters) or a list (positional ones).")
     total = count_sql_rows(connection, sql, parameters) if count_rows else None
-    return OpenedRows(iter_sql_chunks(connection, sql, parameters, chunk_rows), total,
-                      f"rows of a SQL query on connection {conn_id!r}")
+    chunks = iter_sql_chunks(connection, sql, parameters, chunk_rows)
+    stack.callback(chunks.close)  # the cursor closes before the connection does
+    return OpenedRows(chunks, total, f"rows of a SQL query on connection {conn_id!r}")
 
 
 def expand_paths(path: Any) -> list[ObjectStoragePath]:
