@@ -115,12 +115,20 @@ class SnapCapiHook(BaseHook):
     ``client_secret``, ``refresh_token`` and ``token_url`` (default Snap's); host = base URL (default
     ``https://tr.snapchat.com``, any https Launch Pad URL, or plain http to a loopback host such as the
     local emulator); extras ``pixel_id``, ``snap_app_id``, ``app_id`` (v2 app events), ``api_version``
-    (``v3`` or ``v2``), ``debug``. See ``docs/connections.md``.
+    (``v3`` or ``v2``), ``debug``.
+
+    .. seealso::
+        How to create the connection: :ref:`howto/connection:snap_capi`
 
     :param snap_capi_conn_id: The ``snap_capi`` connection id.
     :param api_version: Overrides the connection's ``api_version``.
     :param timeout: (connect, read) timeout in seconds for one HTTP request.
     :param max_retries: Retries of a request on 429, 5xx, timeouts and dropped connections.
+    :param retry_backoff_s: First wait between retries, in seconds (doubled each retry, with jitter;
+        a ``Retry-After`` answer wins).
+    :param retry_backoff_max_s: Longest wait between retries, in seconds.
+    :param concurrency: Requests in flight at once (pooled connections of the HTTP session).
+    :param compress: Gzip request bodies (``Content-Encoding: gzip``).
     :param debug: Log every request's method, path, status, event count, timing and response body.
     """
 

@@ -35,6 +35,10 @@ _DEPRECATED_TO_HOOK = {"api_version": "api_version", "max_retries": "max_retries
 class SnapCapiRowsOperator(BaseOperator):
     """Rows in, Snap events out: the arguments and the ``execute`` shared by the send and validate operators.
 
+    .. seealso::
+        For more information on how to use the row operators, take a look at the guide:
+        :ref:`howto/operator:SnapCapiRowsOperator`
+
     Exactly one source of rows:
 
     :param data: Rows: a list of dicts or a DataFrame, typically an upstream task's output (``XComArg``).

@@ -30,6 +30,10 @@ class SnapCapiTestEventStatsSensor(BaseSensorOperator):
     past hour, optionally the latest of them at or after ``newer_than``. Returns the stats (XCom):
     ``{"status", "asset_id", "test": {"event_count_past_hour", "latest_event_ts"}, "live": {...}}``.
 
+    .. seealso::
+        For more information on how to use this sensor, take a look at the guide:
+        :ref:`howto/operator:SnapCapiTestEventStatsSensor`
+
     Works in ``poke`` and ``reschedule`` mode, and deferrable (``deferrable=True``, default from
     ``[operators] default_deferrable``): the wait then runs in the triggerer, which gives up at
     ``timeout`` on its own.

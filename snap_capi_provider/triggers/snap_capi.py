@@ -28,6 +28,9 @@ class SnapCapiTestEventStatsTrigger(BaseTrigger):
     ``{"status": "error", "message"}``. Serialized kwargs carry the connection id, never
     the token; the deadline is absolute, so a restarted triggerer does not extend the wait.
 
+    .. seealso::
+        The sensor that defers to it: :ref:`howto/operator:SnapCapiTestEventStatsSensor`
+
     :param snap_capi_conn_id: The ``snap_capi`` connection (read in the triggerer).
     :param asset_id: Pixel id or Snap app id whose stats are read.
     :param source: ``test`` or ``live``.
