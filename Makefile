@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
-.PHONY: install test lint demo bench emulator constraints clean
+.PHONY: install test lint demo bench emulator docs dist constraints clean
 
 install: $(VENV)/.installed
 
@@ -30,11 +30,22 @@ bench: install
 	$(BIN)/uv pip install -q --python $(BIN)/python -c constraints.txt -e ".[dev,bench]"
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
+docs: install
+	$(BIN)/uv pip install -q --python $(BIN)/python -c constraints.txt -e ".[dev,docs]"
+	$(BIN)/python -m snap_capi_provider.core.docs --write
+	$(BIN)/mkdocs build --strict --site-dir site
+
+dist: install
+	$(BIN)/uv pip install -q --python $(BIN)/python -c constraints.txt -e ".[dev,docs]"
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
+
 emulator: install
 	$(BIN)/snap-capi-emulator --port 8787 --token demo-token
 
 constraints:
-	$(BIN)/uv pip compile pyproject.toml --extra dev --extra bench --python-version 3.11 -o constraints.txt -q
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra bench --extra docs --python-version 3.11 -o constraints.txt -q
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis site dist

@@ -11,6 +11,7 @@ def get_provider_info() -> dict[str, Any]:
         "name": "Snap Conversions API",
         "description": "Send, validate and monitor conversion events with Snapchat's Conversions API (CAPI).",
         "versions": ["0.1.0"],
+        "documentation-url": "https://github.com/snap-capi-provider/snap-capi-provider/tree/main/docs",
         "hooks": [{"integration-name": "Snap Conversions API",
                    "python-modules": ["snap_capi_provider.hooks.snap_capi"]}],
         "operators": [{"integration-name": "Snap Conversions API",
