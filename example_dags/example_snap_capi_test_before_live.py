@@ -75,9 +75,12 @@ def example_snap_capi_test_before_live():
         ]
 
     orders = extract_orders()
+    # [START howto_operator_snap_capi_validate]
     validate_sample = SnapCapiValidateOperator(task_id="validate_sample", data=orders, sample_size=3,
                                                fail_on_invalid=True, **EVENTS)
     send_test_events = SnapCapiValidateOperator(task_id="send_test_events", data=orders, **EVENTS)
+    # [END howto_operator_snap_capi_validate]
+    # [START howto_sensor_snap_capi_test_event_stats]
     wait_for_test_events = SnapCapiTestEventStatsSensor(
         task_id="wait_for_test_events",
         source="test",
@@ -88,8 +91,11 @@ def example_snap_capi_test_before_live():
         poke_interval=10,
         timeout=600,
     )
+    # [END howto_sensor_snap_capi_test_event_stats]
+    # [START howto_operator_snap_capi_test_event_logs]
     summarize_test_logs = SnapCapiTestEventLogsOperator(task_id="summarize_test_logs")
     send_live = SnapCapiSendEventsOperator(task_id="send_live", data=orders, **EVENTS)
+    # [END howto_operator_snap_capi_test_event_logs]
 
     chain(validate_sample, send_test_events, wait_for_test_events, [summarize_test_logs, send_live])
 
