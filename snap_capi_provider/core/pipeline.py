@@ -38,8 +38,10 @@ NOT_SENT = "not_sent_after_auth_error"
 """Reason of the rows left unsent once the token was refused (the run stops sending)."""
 INTERRUPTED = "not_sent_interrupted"
 """Reason of the rows read but not sent when the run was stopped or interrupted by an error."""
-STOP_GRACE_S = 30.0
-"""How long a stopped run waits for the requests already in flight to settle."""
+STOP_GRACE_S = 3.0
+"""How long a stopped run waits for the requests already in flight to settle. Airflow's supervisor
+sends SIGKILL 5 s after its SIGTERM (``kill(escalation_delay=5.0)``): the report and the rejected-rows
+file must be written before then, so requests still in flight after this are failed, not awaited."""
 BatchFn = Callable[[SnapCapiClient, str, Sequence[BatchItem]], BatchOutcome]
 
 
@@ -146,27 +148,32 @@ class _Run:
         self.aborted: str | None = None
         self.mapping: dict[str, str] | None = None
         self.unmapped_snap_columns: set[str] = set()
+        self.unaccounted: deque[tuple[pd.DataFrame, list[int], set[int] | None]] = deque()
+        """Chunks read (their rows counted) but not yet accounted, with the rows already accounted of
+        the one being accounted: an interruption fails the others."""
 
     def execute(self, chunks: Iterable[pd.DataFrame], field_mapping: Mapping[str, str] | None,
                 total_rows: int | None) -> SendReport:
         started = time.monotonic()
         self.field_mapping = field_mapping
         progress = Progress(self.delivery.progress_interval_s, total_rows)
-        with ThreadPoolExecutor(self.delivery.concurrency, thread_name_prefix="snap-capi") as pool:
-            self.pool = pool
-            try:
-                for frame, numbers, prepared in self._prepared(chunks, field_mapping):
-                    self._account(frame, numbers, prepared)
-                    progress.maybe_log(self.report)
-                for asset_id in list(self.open_batches):
-                    self._flush(asset_id)
-                self._settle(None if not self.stop.is_set() else STOP_GRACE_S)
-            except BaseException as exc:
-                self._interrupted(f"interrupted: {type(exc).__name__}")
-                self.report.duration_s = time.monotonic() - started
-                self.report.error = self.report.error or self.aborted
-                exc.snap_capi_report = self.report  # type: ignore[attr-defined]
-                raise
+        self.pool = pool = ThreadPoolExecutor(self.delivery.concurrency, thread_name_prefix="snap-capi")
+        try:
+            for frame, numbers, prepared in self._prepared(chunks, field_mapping):
+                self._account(frame, numbers, prepared)
+                progress.maybe_log(self.report)
+            for asset_id in list(self.open_batches):
+                self._flush(asset_id)
+            self._settle(None if not self.stop.is_set() else STOP_GRACE_S)
+        except BaseException as exc:
+            self._interrupted(f"interrupted: {type(exc).__name__}")
+            self.report.duration_s = time.monotonic() - started
+            self.report.error = self.report.error or self.aborted
+            exc.snap_capi_report = self.report  # type: ignore[attr-defined]
+            raise
+        finally:
+            # A stopped run does not wait for requests past the grace period (already failed).
+            pool.shutdown(wait=not self.stop.is_set(), cancel_futures=True)
         if self.stop.is_set() and not self.aborted:
             self.aborted = "stopped: the task was asked to stop; rows not sent are failed as " + INTERRUPTED
         self.report.duration_s = time.monotonic() - started
@@ -222,6 +229,7 @@ class _Run:
                 frame = frame[keep]
                 numbers = [number for number, kept in zip(numbers, keep.tolist(), strict=True) if kept]
         self.report.rows += len(frame)
+        self.unaccounted.append((frame, numbers, None))
         return frame, numbers
 
     def _prepare_call(self, frame: pd.DataFrame, numbers: list[int]) -> tuple[Any, ...]:
@@ -269,14 +277,19 @@ class _Run:
     # ------------------------------------------------------------------------------ accounting
 
     def _account(self, frame: pd.DataFrame, numbers: list[int], prepared: Prepared | None) -> None:
+        done: set[int] = set()
+        self.unaccounted[0] = (frame, numbers, done)
         extras = self._extras(frame, numbers)
         if prepared is None:
             for row in numbers:
                 self._fail_row(row, NOT_SENT if self.aborted and not self.stop.is_set() else INTERRUPTED,
                                extras)
+                done.add(row)
+            self.unaccounted.popleft()
             return
         for row, reason in prepared.rejected:
             self._reject(row, reason, extras)
+            done.add(row)
         for code, count in prepared.warnings.items():
             self.report.warn(code, count)
         self.report.readiness.merge(prepared.readiness)
@@ -287,8 +300,11 @@ class _Run:
             for i, row in enumerate(rows):
                 if fresh is not None and not fresh[i]:
                     self._reject(row, "duplicate_event_id", extras)
-                    continue
-                self._add(asset_id, BatchItem(row, payloads[i], extras.get(row) if extras else None, masks[i]))
+                else:
+                    self._add(asset_id, BatchItem(row, payloads[i], extras.get(row) if extras else None,
+                                                  masks[i]))
+                done.add(row)
+        self.unaccounted.popleft()
 
     def _extras(self, frame: pd.DataFrame, numbers: list[int]) -> dict[int, dict[str, object]] | None:
         if self.sink is None or not self.sink_columns:
@@ -333,7 +349,8 @@ class _Run:
             self._collect(wait(self.inflight, timeout=timeout, return_when=FIRST_COMPLETED).done)
             if deadline is not None and time.monotonic() >= deadline:
                 for future, items in list(self.inflight.items()):
-                    future.cancel()
+                    if not future.cancel():  # running: its request was made, its outcome is unknown
+                        self.report.requests += 1
                     self._fail_items(items, INTERRUPTED)
                 self.inflight.clear()
 
@@ -341,6 +358,15 @@ class _Run:
         """An exception ends the run: settle what is in flight briefly, fail everything unsent."""
         self.stop.set()
         self.aborted = self.aborted or why
+        while self.unaccounted:  # read, not yet (or only partly) accounted: failed
+            frame, numbers, done = self.unaccounted.popleft()
+            try:
+                extras = self._extras(frame, numbers)
+            except Exception:  # the values for the file are a courtesy; the rows are counted regardless
+                extras = None
+            for row in numbers:
+                if not done or row not in done:
+                    self._fail_row(row, INTERRUPTED, extras)
         for asset_id in list(self.open_batches):
             items, _ = self.open_batches.pop(asset_id)
             self._fail_items(items, INTERRUPTED)
