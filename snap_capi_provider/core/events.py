@@ -319,16 +319,23 @@ def _content_ids(values: list[object], reasons: list[str | None], options: Event
 
 
 def _hash_columns(plain: dict[str, list[object]]) -> dict[str, list[str | None]]:
-    """SHA-256 of every field that is hashed in v3 or v2, once per distinct value."""
-    digests: dict[str, list[str | None]] = {}
-    for key, values in plain.items():
-        snap_field = BY_KEY[key]
-        if snap_field.hashed or snap_field.v2_hashed:
-            distinct = dict.fromkeys(values)
-            distinct.pop(None, None)
-            digest_of = {value: _sha256(value) for value in distinct}
-            digests[key] = list(map(digest_of.get, values))
-    return digests
+    """SHA-256 of every field hashed in v3, once per distinct value (v2-only hashes, such as the IP's,
+    are made when a v2 event needs them: :func:`digests_of`)."""
+    return {key: hash_values(values) for key, values in plain.items() if BY_KEY[key].hashed}
+
+
+def hash_values(values: Sequence[object]) -> list[str | None]:
+    distinct = dict.fromkeys(values)
+    distinct.pop(None, None)
+    digest_of = {value: _sha256(value) for value in distinct}
+    return list(map(digest_of.get, values))
+
+
+def digests_of(chunk: EventChunk, key: str) -> list[str | None]:
+    """The SHA-256 hex digests of one field's values in a chunk, made (and kept) on first use."""
+    if key not in chunk.digests:
+        chunk.digests[key] = hash_values(chunk.plain[key])
+    return chunk.digests[key]
 
 
 def _sha256(value: object) -> str:
@@ -372,6 +379,13 @@ def _event_ids(frame: pd.DataFrame, plain: dict[str, list[object]], digests: dic
     id_columns = [frame[column].tolist() if column in frame.columns else [None] * n
                   for column in options.event_id_columns]
     content_keys = sorted(key for key in plain if key != "event_id")
+    names = plain["event_name"]
+    if mapped is None and not id_columns and any(
+            reason is None and not (orders is not None and orders[i] is not None and names[i] == "PURCHASE")
+            for i, reason in enumerate(reasons)):
+        for key in content_keys:  # the content hash reads every hashed field's digest, v2's included
+            if key not in digests and BY_KEY[key].v2_hashed:
+                digests[key] = hash_values(plain[key])
     ids: list[str] = [""] * n
     for i in range(n):
         if reasons[i] is not None:

@@ -214,6 +214,24 @@ def amount(text: str) -> float:
     return float(value)
 
 
+def _native_amount(number: int | float) -> tuple[object, str | None, None]:
+    """:func:`amount` of a Python int or float without the generic cell reading (the same result: the
+    checks of :func:`amount` on the float's ``repr``, which reads back as the same float)."""
+    if number != number:  # NaN: absent
+        return None, None, None
+    if isinstance(number, float) and (number in (math.inf, -math.inf)):
+        return None, "invalid_number", None
+    if abs(number) >= 10**40 and (isinstance(number, int) or number.is_integer()):
+        return None, "number_too_large", None
+    try:
+        return amount(repr(float(number))), None, None
+    except InvalidValue as exc:
+        return None, exc.reason, None
+
+
+amount.native_number = _native_amount
+
+
 @accepts(numbers=True, max_length=64)
 def count(text: str) -> int:
     """A non-negative whole number."""
@@ -368,9 +386,13 @@ def _normalize_distinct(raw: list[object], rule: Rule, notes: dict[str, int] | N
     normalized: dict[object, object] = {}
     refused: dict[object, str] = {}
     noted: dict[object, str] = {}
+    native = getattr(rule, "native_number", None)
     for key in distinct:
         value, ctx = key if with_context else (key, None)
-        result, error, note = _apply(rule, value, ctx, with_context, max_length)
+        if native is not None and type(value) in (int, float):
+            result, error, note = native(value)
+        else:
+            result, error, note = _apply(rule, value, ctx, with_context, max_length)
         if result is not None:
             normalized[key] = result
         elif error is not None:

@@ -7,7 +7,7 @@ from typing import Literal
 
 import orjson
 
-from snap_capi_provider.core.events import EventChunk
+from snap_capi_provider.core.events import EventChunk, digests_of
 from snap_capi_provider.core.fields import BY_KEY
 
 ApiVersion = Literal["v3", "v2"]
@@ -37,7 +37,7 @@ def payloads_v3(chunk: EventChunk, also_hashed: frozenset[str] = frozenset()) ->
     for key, plain in chunk.plain.items():
         snap_field = BY_KEY[key]
         hashed = snap_field.hashed or key in also_hashed
-        source = chunk.digests[key] if hashed else plain
+        source = digests_of(chunk, key) if hashed else plain
         parts[snap_field.location].append(_fragments(key, source, snap_field.as_list, bad, hashed))
     root, user, custom = (_joined(parts[where], len(chunk), bad) for where in ("root", "user_data", "custom_data"))
     return [None if r is None or u is None or c is None
@@ -55,7 +55,7 @@ def payloads_v2(chunk: EventChunk, asset: dict[str, str]) -> list[bytes | None]:
         snap_field = BY_KEY[key]
         if snap_field.v2_key is None:
             continue
-        source = chunk.digests[key] if snap_field.v2_hashed else chunk.plain[key]
+        source = digests_of(chunk, key) if snap_field.v2_hashed else chunk.plain[key]
         columns.append(_fragments(snap_field.v2_key, [None if v is None else _v2_text(v) for v in source], False,
                                   bad))
         if snap_field.v2_soundex_key:
@@ -91,7 +91,11 @@ def _fragments(key: str, values: list[object], as_list: bool, unencodable: set[i
     if hex_digests:  # SHA-256 hex needs no JSON escaping
         encoded = {value: b"".join((head, b'"', value.encode(), b'"', tail)) for value in distinct}
         return list(map(encoded.get, values))
-    encoded = {value: fragment(value) for value in distinct}
+    try:  # the common case in one comprehension; a value JSON cannot carry sends it the slow way
+        dumps = orjson.dumps
+        encoded: dict[object, bytes | None] = {value: head + dumps(value) + tail for value in distinct}
+    except (orjson.JSONEncodeError, TypeError):
+        encoded = {value: fragment(value) for value in distinct}
     if None in encoded.values():
         unencodable.update(i for i, value in enumerate(values) if value is not None and encoded[value] is None)
     return list(map(encoded.get, values))

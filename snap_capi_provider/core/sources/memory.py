@@ -40,6 +40,12 @@ def iter_chunks(data: Any, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[pd.
     columns = _union_of_keys(data) if isinstance(data, Sequence) else None
     batch: list[Mapping[str, Any]] = []
     for position, item in enumerate(data):
+        if type(item) is dict:  # the common case, without the slower ABC checks below
+            batch.append(item)
+            if len(batch) >= chunk_rows:
+                yield frame_from_records(batch, columns)
+                batch = []
+            continue
         if isinstance(item, pd.DataFrame):
             if batch:
                 yield frame_from_records(batch, columns)
@@ -57,7 +63,7 @@ def iter_chunks(data: Any, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[pd.
 
 
 def _union_of_keys(rows: Sequence[Any]) -> list[str]:
-    mappings = [row for row in rows if isinstance(row, Mapping)]
+    mappings = [row for row in rows if type(row) is dict or isinstance(row, Mapping)]
     return list(dict.fromkeys(str(key) for key in dict.fromkeys(itertools.chain.from_iterable(mappings))))
 
 
