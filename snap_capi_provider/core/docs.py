@@ -190,6 +190,9 @@ TASK_ERRORS: tuple[tuple[str, str], ...] = (
     ("needs shard_key", "`shard_count > 1` needs `shard_key` (or a mapped `event_id` / `order_id` column)."),
     (" must be ", "An argument is out of range (the message names it and the accepted range), checked when the DAG "
      "is parsed and again after templates are rendered."),
+    ("before the deadline", "The stats sensor's `timeout` passed before Snap's stats showed `min_event_count` "
+     "events (`AirflowSensorTimeout`, so `soft_fail=True` skips instead). Snap's stats lag by minutes: raise "
+     "`timeout`, check the events were valid (validate report) and that `asset_id` is the pixel they went to."),
     ("Invalid sensor argument", "A templated sensor argument did not render to a valid value (e.g. "
      "`newer_than`)."),
     ("The Snap CAPI stats trigger ended without an event", "The triggerer lost the trigger; clear the task."),
