@@ -38,19 +38,21 @@ DOMAINS = ["Example.com", "gmail.com", "Yahoo.COM", "outlook.com", "example.co.u
 
 
 def phone_pool(region: str, size: int, rng: random.Random) -> list[phonenumbers.PhoneNumber]:
-    """Valid mobile and fixed-line numbers of a region, varied from its example numbers."""
-    pool: list[phonenumbers.PhoneNumber] = []
+    """Example mobile and fixed-line numbers of a region, the bases new numbers are varied from."""
     bases = [phonenumbers.example_number_for_type(region, kind)
              for kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE)]
-    bases = [base for base in bases if base is not None]
-    while len(pool) < size:
+    return [base for base in bases if base is not None]
+
+
+def new_phone(bases: list[phonenumbers.PhoneNumber], rng: random.Random) -> phonenumbers.PhoneNumber:
+    """A valid number of the region, its last six digits random (so customers rarely share one)."""
+    while True:
         base = rng.choice(bases)
         national = str(base.national_number)
-        varied = national[:-4] + f"{rng.randint(0, 9999):04d}"
+        varied = national[:-6] + f"{rng.randint(0, 999_999):06d}"
         number = phonenumbers.PhoneNumber(country_code=base.country_code, national_number=int(varied))
         if phonenumbers.is_valid_number(number):
-            pool.append(number)
-    return pool
+            return number
 
 
 _FORMATS = (phonenumbers.PhoneNumberFormat.NATIONAL, phonenumbers.PhoneNumberFormat.INTERNATIONAL,
@@ -91,7 +93,7 @@ def _customer(i: int, rng: random.Random, pools: dict[str, list]) -> dict[str, o
     if rng.random() < 0.5:
         email = f"  {email.upper() if rng.random() < 0.2 else email} "
     return {
-        "email": email, "phone": _phone_text(rng.choice(pools[country]), rng),
+        "email": email, "phone": _phone_text(new_phone(pools[country], rng), rng),
         "first_name": first if rng.random() < 0.7 else first.upper(), "last_name": last,
         "city": city, "state": state or None, "zip": zip_code,
         "country": rng.choice(COUNTRY_SPELLINGS[country]), "dob": _dob(rng),

@@ -71,6 +71,9 @@ def main() -> int:
     data_dir.mkdir(exist_ok=True)
     sdk_rows = args.sdk_rows or args.rows
 
+    os.environ["SNAP_CAPI_BENCH_DIR"] = str(data_dir)  # the runs read the same generated rows
+    subprocess.run([sys.executable, "-c", f"from benchmarks.runs import bench_rows; bench_rows({args.rows}); "
+                    f"bench_rows({sdk_rows})"], cwd=ROOT, check=True)
     process, url = _emulator()
     try:
         print(f"{args.rows:,} messy rows (30% repeat customers, 10 countries), emulator at {url} "
@@ -89,6 +92,7 @@ def main() -> int:
                   f"({result['events_per_s'] / sdk['events_per_s']:.1f}x the SDK), peak RSS "
                   f"{result['peak_rss_mb']:,.0f} MB", flush=True)
         split = _child("split", url, str(args.rows))
+        _check(_summary(url), args.rows, "split")
         print("  time split of the send path, 1 process (s): " + ", ".join(
             f"{stage} {seconds:.2f}" for stage, seconds in split["split_s"].items()), flush=True)
         best = max(result["events_per_s"] for result in results.values())

@@ -387,10 +387,19 @@ def _normalize_distinct(raw: list[object], rule: Rule, notes: dict[str, int] | N
     refused: dict[object, str] = {}
     noted: dict[object, str] = {}
     native = getattr(rule, "native_number", None)
+    first = next((value for value in raw if value is not None), None)
+    memo = _MEMOS.get(rule) if type(first) is str else None  # text only: 1 and 1.0 would share a key
+    if memo is not None and len(memo) > MEMO_SIZE:
+        memo.clear()
     for key in distinct:
         value, ctx = key if with_context else (key, None)
         if native is not None and type(value) in (int, float):
             result, error, note = native(value)
+        elif memo is not None:
+            hit = memo.get(key)
+            if hit is None:
+                hit = memo[key] = _apply(rule, value, ctx, with_context, max_length)
+            result, error, note = hit
         else:
             result, error, note = _apply(rule, value, ctx, with_context, max_length)
         if result is not None:
@@ -407,6 +416,12 @@ def _normalize_distinct(raw: list[object], rule: Rule, notes: dict[str, int] | N
             if note is not None:
                 notes[note] = notes.get(note, 0) + 1
     return out, errors
+
+
+MEMO_SIZE = 50_000
+"""Distinct text values remembered per costly rule across the chunks of a run (a customer seen in an
+earlier chunk is not parsed again); the memo is emptied when it grows past this."""
+_MEMOS: dict[Callable, dict[object, tuple[object, str | None, str | None]]] = {}
 
 
 def _apply(rule: Rule, value: object, ctx: Hashable, with_context: bool,
@@ -427,3 +442,6 @@ def _apply(rule: Rule, value: object, ctx: Hashable, with_context: bool,
         # A library surprised by odd input (a parser, phonenumbers, pycountry): a row-level reason,
         # never a traceback from deep inside it.
         return None, "invalid_value", None
+
+
+_MEMOS.update({phone: {}, email: {}, date_of_birth: {}})
