@@ -8,6 +8,7 @@ import datetime as dt
 import decimal
 import gzip
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -22,7 +23,7 @@ from benchmarks.data import MAPPING, iter_rows
 from snap_capi_provider.core.client import SnapCapiClient
 from snap_capi_provider.core.delivery import BatchOutcome
 from snap_capi_provider.core.events import EventOptions
-from snap_capi_provider.core.pipeline import Assets, send_rows
+from snap_capi_provider.core.pipeline import Assets, DeliveryOptions, send_rows
 from snap_capi_provider.core.sources import (
     FileSource,
     InputError,
@@ -34,7 +35,13 @@ from snap_capi_provider.core.sources import (
 from tests.pg_server import find_bin_dir, pg_server
 
 NOW = 1_790_000_000
-OPTIONS = EventOptions(event_name="PURCHASE", default_phone_region="US", clock=lambda: NOW + 3600)
+
+
+def clock() -> float:  # a module-level function: options must pickle for worker processes
+    return NOW + 3600
+
+
+OPTIONS = EventOptions(event_name="PURCHASE", default_phone_region="US", clock=clock)
 CHUNK = 700  # small, so every source yields many chunks
 
 
@@ -46,7 +53,7 @@ def rows(n: int = 3000) -> list[dict]:
     return out
 
 
-SIGN_UP = EventOptions(event_name="SIGN_UP", clock=lambda: NOW + 3600)
+SIGN_UP = EventOptions(event_name="SIGN_UP", clock=clock)
 
 
 def sent(chunks, mapping=MAPPING, event_options=OPTIONS, **options) -> tuple[dict[int, bytes], dict]:
@@ -63,7 +70,7 @@ def sent(chunks, mapping=MAPPING, event_options=OPTIONS, **options) -> tuple[dic
         report = send_rows(client, chunks, assets=Assets(pixel_id="px"), field_mapping=mapping,
                            event_options=event_options, batch_fn=capture, **options)
     result = report.to_dict()
-    for key in ("duration_s", "events_per_s", "started_at", "started_at_iso"):
+    for key in ("duration_s", "events_per_s", "started_at", "started_at_iso", "prepare_processes"):
         result.pop(key)
     return payloads, result
 
@@ -208,3 +215,17 @@ def _timestamp(value) -> dt.datetime:
     if isinstance(value, int):
         return dt.datetime.fromtimestamp(value, dt.timezone.utc)
     return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def test_worker_processes_prepare_the_same_events_in_input_order(reference):
+    data, _, _ = reference
+    assert_same(reference, iter_chunks(data, CHUNK), delivery=DeliveryOptions(prepare_processes=2))
+
+
+def test_progress_lines_name_rows_rate_and_an_eta_when_the_total_is_known(reference, caplog):
+    data, _, _ = reference
+    with caplog.at_level(logging.INFO, logger="snap_capi_provider.progress"):
+        sent(iter_chunks(data, CHUNK), delivery=DeliveryOptions(progress_interval_s=1e-9), total_rows=len(data))
+    lines = [record.getMessage() for record in caplog.records if record.name == "snap_capi_provider.progress"]
+    assert any("ETA" in line and f"/{len(data):,} rows read" in line for line in lines)
+    assert lines[-1].startswith("Snap CAPI done: 3,000/3,000 rows read") and "rows/s" in lines[-1]
