@@ -217,27 +217,31 @@ class SnapCapiClient:
             sleep=self.sleep,
             reraise=True,
         )
-        while True:
-            try:
-                response = retrying(self._once, method, path, body, params, n_events)
-            except _Transient as exc:
-                raise SnapCapiRetriesExhausted(
-                    f"Snap CAPI {method} {path} failed after {retries} retries: {exc}", retries
-                ) from None
-            except _TokenRefused as exc:
-                if refreshed or not self._can_refresh:
-                    if exc.response is not None:  # a 400 about the token: delivery reports it
-                        exc.response.retries = retries
-                        return exc.response
-                    raise SnapCapiAuthError(str(exc)) from None
-                refreshed = True
-                log.warning("Snap CAPI %s %s: the access token was refused; refreshing it and trying once more.",
-                            method, path)
-                self._tokens.refresh(exc.token)  # raises SnapCapiAuthError when the refresh fails
-                retries += 1
-                continue
-            response.retries = retries
-            return response
+        try:
+            while True:
+                try:
+                    response = retrying(self._once, method, path, body, params, n_events)
+                except _Transient as exc:
+                    raise SnapCapiRetriesExhausted(
+                        f"Snap CAPI {method} {path} failed after {retries} retries: {exc}", retries
+                    ) from None
+                except _TokenRefused as exc:
+                    if refreshed or not self._can_refresh:
+                        if exc.response is not None:  # a 400 about the token: delivery reports it
+                            exc.response.retries = retries
+                            return exc.response
+                        raise SnapCapiAuthError(str(exc)) from None
+                    refreshed = True
+                    log.warning("Snap CAPI %s %s: the access token was refused; refreshing it and trying once more.",
+                                method, path)
+                    self._tokens.refresh(exc.token)  # raises SnapCapiAuthError when the refresh fails
+                    retries += 1
+                    continue
+                response.retries = retries
+                return response
+        except SnapCapiAuthError as exc:  # the refused requests were made: the report counts them
+            exc.requests = retries + 1  # type: ignore[attr-defined]
+            raise
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -289,8 +293,7 @@ class SnapCapiClient:
         elapsed = time.monotonic() - started
         text = self._redact(http.text[:2000])
         if self.debug:
-            log.info("Snap CAPI %s %s -> %d (%d events, %.3fs): %s", method, path, http.status_code, n_events,
-                     elapsed, text)
+            log_exchange(method, path, http.status_code, n_events, elapsed, text)  # PII scrubbed there
         if http.status_code in RETRYABLE_STATUS:
             raise _Transient(f"HTTP {http.status_code}", _retry_after(http.headers.get("Retry-After")))
         message = (f"Snap CAPI refused the access token or its access to this asset (HTTP {http.status_code}) "

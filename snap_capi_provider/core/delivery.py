@@ -74,8 +74,25 @@ class BatchOutcome:
         self.warnings[code] = self.warnings.get(code, 0) + 1
 
 
+REQUEST_REFUSED = "request_refused"
+"""Reason of the events of a batch refused as a whole (an error about the request, naming no event)."""
+
+
+class RequestRefused(Exception):
+    """A 400 about the request itself (a bad pixel id, a malformed request): every batch would get it."""
+
+
 @dataclass
-class _Part:
+class _Split:
+    """The two halves of the first bisection of a refused batch, and the message that refused it."""
+
+    message: str
+    deferred: tuple[dict | None, Part] | None = None
+    """The first half, refused with the same message, waiting for its sibling's answer."""
+
+
+@dataclass
+class Part:
     """Events still to be sent together, and how they were narrowed so far."""
 
     items: list[BatchItem]
@@ -83,6 +100,9 @@ class _Part:
     """Already checked on the validate endpoint (done at most once per batch lineage)."""
     indexed: int = 0
     """Times an index named by Snap was rejected on the way to this part."""
+    split: _Split | None = None
+    """Set on the halves of a batch's first bisection: both refused alike means the request is at fault."""
+    bisected: bool = False
 
 
 def encode_body(items: Sequence[BatchItem], api_version: str) -> bytes:
@@ -97,28 +117,48 @@ def deliver(client: SnapCapiClient, asset_id: str, items: Sequence[BatchItem]) -
     as ``auth_error`` and :attr:`BatchOutcome.fatal` tells the caller to stop the run.
     """
     outcome = BatchOutcome()
-    pending: list[_Part] = [_Part(list(items))] if items else []
+    pending: list[Part] = [Part(list(items))] if items else []
     while pending:
         part = pending.pop()
+        split = part.split
         try:
             response = post_batch(client, asset_id, part.items, outcome, validate=False)
-            _settle_part(response, part, pending, outcome, client.api_version, client, asset_id)
+            settle_part(response, part, pending, outcome, client.api_version, client, asset_id)
+            release_deferred(split, part, client, asset_id, pending, outcome)
         except SnapCapiRetriesExhausted as exc:
             outcome.failed.extend((item, failure_reason(str(exc))) for item in part.items)
+            release_deferred(split, part, client, asset_id, pending, outcome)
         except SnapCapiAuthError as exc:
             outcome.fatal = f"auth_error: {exc}"
             for unsettled in (part, *pending):
                 outcome.failed.extend((item, "auth_error") for item in unsettled.items)
             break
+        except RequestRefused as exc:
+            fail_refused(exc, part, pending, outcome)
+            break
     return outcome
+
+
+def fail_refused(exc: RequestRefused, part: Part, pending: list[Part], outcome: BatchOutcome) -> None:
+    """Not the events' fault: no row is rejected, every one not settled is failed with Snap's message
+    (re-sendable once the request is fixed) and the run stops instead of sending every batch to the
+    same end."""
+    reason = f"{REQUEST_REFUSED}: {exc}"
+    outcome.fatal = f"{REQUEST_REFUSED}: Snap refused the request as a whole (HTTP 400, no event named): {exc}"
+    for unsettled in (part, *pending):
+        outcome.failed.extend((item, reason) for item in unsettled.items)
+        if unsettled.split is not None and unsettled.split.deferred is not None:
+            outcome.failed.extend((item, reason) for item in unsettled.split.deferred[1].items)
+            unsettled.split.deferred = None
+    pending.clear()
 
 
 def settle_response(response: ApiResponse, items: list[BatchItem], pending: list[list[BatchItem]],
                     outcome: BatchOutcome, api_version: str) -> None:
     """Settle one answer for ``items`` as :func:`deliver` does, without the validate step: events are
     added to ``outcome``; parts still to be sent go to ``pending``."""
-    parts: list[_Part] = []
-    _settle_part(response, _Part(list(items), validated=True), parts, outcome, api_version)
+    parts: list[Part] = []
+    settle_part(response, Part(list(items), validated=True), parts, outcome, api_version)
     pending.extend(part.items for part in parts)
 
 
@@ -133,12 +173,17 @@ def post_batch(client: SnapCapiClient, asset_id: str, items: Sequence[BatchItem]
         outcome.requests += exc.retries + 1
         outcome.retries += exc.retries
         raise
+    except SnapCapiAuthError as exc:  # the refused request (401/403) counts too
+        made = getattr(exc, "requests", 1)
+        outcome.requests += made
+        outcome.retries += made - 1
+        raise
     outcome.requests += response.retries + 1
     outcome.retries += response.retries
     return response
 
 
-def _settle_part(response: ApiResponse, part: _Part, pending: list[_Part], outcome: BatchOutcome,
+def settle_part(response: ApiResponse, part: Part, pending: list[Part], outcome: BatchOutcome,
                  api_version: str, client: SnapCapiClient | None = None, asset_id: str = "") -> None:
     body = response.body if isinstance(response.body, dict) else None
     status = str(body.get("status") or "").upper() if body else ""
@@ -155,12 +200,12 @@ def _settle_part(response: ApiResponse, part: _Part, pending: list[_Part], outco
             if response.ok and status in ACCEPTED_STATUSES | {"PARTIAL"}:
                 outcome.accepted.extend(rest)  # v2 partial success: the others were recorded
             elif rest:
-                pending.append(_Part(rest, part.validated, part.indexed + 1))
+                pending.append(Part(rest, part.validated, part.indexed + 1))
             return
     if response.ok and status in ACCEPTED_STATUSES:
         outcome.accepted.extend(part.items)
     elif refused:
-        _narrow(client, asset_id, body, part, pending, outcome)
+        _narrow(client, asset_id, body, part, pending, outcome, code)
     elif code == 413:
         if len(part.items) == 1:
             outcome.rejected.append((part.items[0], "event_too_large"))
@@ -177,22 +222,30 @@ def _settle_part(response: ApiResponse, part: _Part, pending: list[_Part], outco
         outcome.failed.extend((item, f"http_{code}") for item in part.items)
 
 
-def _narrow(client: SnapCapiClient | None, asset_id: str, body: dict | None, part: _Part,
-            pending: list[_Part], outcome: BatchOutcome) -> None:
+def _narrow(client: SnapCapiClient | None, asset_id: str, body: dict | None, part: Part,
+            pending: list[Part], outcome: BatchOutcome, code: int = 400) -> None:
     items = part.items
     reason = snap_reason(_message(body))
-    if len(items) == 1:
-        outcome.rejected.append((items[0], reason))
-        return
     index = body.get("event") if body else None
     if not (isinstance(index, int) and not isinstance(index, bool) and 0 <= index < len(items)):
         index = None
+    split = part.split
+    if split is not None and index is None and reason == split.message:
+        if split.deferred is None and any(p.split is split for p in pending):
+            split.deferred = (body, part)  # wait for the sibling: both refused alike = the request's fault
+            return
+        if split.deferred is not None:
+            raise RequestRefused(_plain_reason(reason))
+    part.split = None
+    if len(items) == 1:
+        outcome.rejected.append((items[0], reason))
+        return
     if index is not None and (part.indexed == 0 or part.validated):
         outcome.rejected.append((items[index], reason))
-        pending.append(_Part(items[:index] + items[index + 1:], part.validated, part.indexed + 1))
+        pending.append(Part(items[:index] + items[index + 1:], part.validated, part.indexed + 1, bisected=True))
         return
     if not part.validated and client is not None:
-        verdicts = _validate(client, asset_id, items, outcome)
+        verdicts = _validate(client, asset_id, items, outcome, reason if index is None and code == 400 else None)
         if verdicts is not None:
             if index is not None:
                 verdicts.setdefault(index, reason)
@@ -200,21 +253,48 @@ def _narrow(client: SnapCapiClient | None, asset_id: str, body: dict | None, par
                 outcome.rejected.extend((items[i], why) for i, why in sorted(verdicts.items()))
                 rest = [item for i, item in enumerate(items) if i not in verdicts]
                 if rest:
-                    pending.append(_Part(rest, True, part.indexed))
+                    pending.append(Part(rest, True, part.indexed, bisected=True))
                 return
-    pending.extend(_halves(_Part(items, True, part.indexed)))
+    halves = _halves(Part(items, True, part.indexed))
+    if not part.bisected and index is None and code == 400:
+        shared = _Split(reason)
+        for half in halves:
+            half.split = shared
+    for half in halves:
+        half.bisected = True
+    pending.extend(halves)
+
+
+def release_deferred(split: _Split | None, part: Part, client: SnapCapiClient | None, asset_id: str,
+                     pending: list[Part], outcome: BatchOutcome) -> None:
+    """The sibling of a deferred half was answered otherwise: narrow the deferred half as usual."""
+    if split is None or split.deferred is None or split.deferred[1] is part:
+        return
+    body, deferred = split.deferred
+    split.deferred = None
+    deferred.split = None
+    _narrow(client, asset_id, body, deferred, pending, outcome)
 
 
 def _validate(client: SnapCapiClient, asset_id: str, items: list[BatchItem],
-              outcome: BatchOutcome) -> dict[int, str] | None:
+              outcome: BatchOutcome, request_message: str | None = None) -> dict[int, str] | None:
     """Per-event verdicts of the validate endpoint: ``{index: reason}`` of the invalid ones, or None
-    when the answer says nothing usable (then the caller bisects)."""
+    when the answer says nothing usable (then the caller bisects).
+
+    ``request_message`` is the reason of a 400 naming no event: when the validate endpoint calls every
+    event valid, or refuses the request with that same message and no event, the request itself is at
+    fault (:class:`RequestRefused`), not its events.
+    """
     outcome.warn("narrowed_with_validate")
     try:
         response = post_batch(client, asset_id, items, outcome, validate=True)
     except SnapCapiRetriesExhausted:
         return None
     body = response.body if isinstance(response.body, dict) else None
+    if (request_message is not None and response.status_code == 400
+            and snap_reason(_message(body)) == request_message
+            and not (body and isinstance(body.get("event"), int))):
+        raise RequestRefused(_plain_reason(request_message))
     if not response.ok or body is None:
         return None
     logs = body.get("event_logs")
@@ -230,6 +310,8 @@ def _validate(client: SnapCapiClient, asset_id: str, items: list[BatchItem],
             seen += 1
             if str(entry.get("status") or "").upper() not in ACCEPTED_STATUSES:
                 verdicts[index] = snap_reason(_message(entry) or _message(body))
+        if request_message is not None and seen == len(items) and not verdicts:
+            raise RequestRefused(_plain_reason(request_message))  # every event valid, yet refused
         return verdicts if seen else None
     named = _v2_named(body, len(items))
     return named or None
@@ -246,10 +328,14 @@ def _v2_named(body: dict, n: int) -> dict[int, str]:
     return named
 
 
-def _halves(part: _Part) -> list[_Part]:
+def _plain_reason(reason: str) -> str:
+    return reason.removeprefix("snap_rejected").removeprefix(": ") or "no message"
+
+
+def _halves(part: Part) -> list[Part]:
     middle = len(part.items) // 2
-    return [_Part(part.items[middle:], part.validated, part.indexed),
-            _Part(part.items[:middle], part.validated, part.indexed)]
+    return [Part(part.items[middle:], part.validated, part.indexed),
+            Part(part.items[:middle], part.validated, part.indexed)]
 
 
 def _message(body: dict | None) -> str:

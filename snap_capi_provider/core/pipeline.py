@@ -36,6 +36,8 @@ MAX_EVENTS_PER_REQUEST = 2000
 DEFAULT_MAX_BATCH_BYTES = 2_000_000
 NOT_SENT = "not_sent_after_auth_error"
 """Reason of the rows left unsent once the token was refused (the run stops sending)."""
+NOT_SENT_REFUSED = "not_sent_after_request_refused"
+"""Reason of the rows left unsent once Snap refused a request as a whole (a bad pixel id, say)."""
 INTERRUPTED = "not_sent_interrupted"
 """Reason of the rows read but not sent when the run was stopped or interrupted by an error."""
 STOP_GRACE_S = 3.0
@@ -282,8 +284,7 @@ class _Run:
         extras = self._extras(frame, numbers)
         if prepared is None:
             for row in numbers:
-                self._fail_row(row, NOT_SENT if self.aborted and not self.stop.is_set() else INTERRUPTED,
-                               extras)
+                self._fail_row(row, self._not_sent_reason(), extras)
                 done.add(row)
             self.unaccounted.popleft()
             return
@@ -334,10 +335,15 @@ class _Run:
         while len(self.inflight) >= 2 * self.delivery.concurrency and not self.stop.is_set():
             self._collect(wait(self.inflight, timeout=1.0, return_when=FIRST_COMPLETED).done)
         if self.aborted or self.stop.is_set():
-            self._fail_items(items, NOT_SENT if self.aborted else INTERRUPTED)
+            self._fail_items(items, self._not_sent_reason())
             return
         self.report.batches += 1
         self.inflight[self.pool.submit(self.batch_fn, self.client, asset_id, items)] = items
+
+    def _not_sent_reason(self) -> str:
+        if not self.aborted or (self.stop.is_set() and not self.aborted.startswith(("auth_error", "request_"))):
+            return INTERRUPTED
+        return NOT_SENT_REFUSED if self.aborted.startswith("request_refused") else NOT_SENT
 
     def _settle(self, grace_s: float | None) -> None:
         """Wait for the batches in flight; past ``grace_s`` the unsettled ones are failed."""
@@ -386,6 +392,7 @@ class _Run:
                 outcome = future.result()
             except SnapCapiAuthError as exc:
                 self.aborted = self.aborted or f"auth_error: {exc}"
+                self.report.requests += getattr(exc, "requests", 1)
                 self._fail_items(items, "auth_error")
                 continue
             except Exception as exc:  # a bug must not lose rows: account them and say what happened

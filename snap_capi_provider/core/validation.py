@@ -23,9 +23,13 @@ from snap_capi_provider.core.delivery import (
     ACCEPTED_STATUSES,
     BatchItem,
     BatchOutcome,
+    Part,
+    RequestRefused,
+    fail_refused,
     failure_reason,
     post_batch,
-    settle_response,
+    release_deferred,
+    settle_part,
     snap_reason,
 )
 from snap_capi_provider.core.pipeline import RowSink, send_rows
@@ -128,16 +132,20 @@ def validate_batch(client: SnapCapiClient, asset_id: str, items: Sequence[BatchI
     the send path settles it (the index Snap names, v2 ``record_indexes``, else bisection).
     """
     outcome = BatchOutcome()
-    pending: list[list[BatchItem]] = [list(items)]
+    pending: list[Part] = [Part(list(items), validated=True)] if items else []
     while pending:
         part = pending.pop()
+        split = part.split
         try:
-            response = post_batch(client, asset_id, part, outcome, validate=True)
+            response = post_batch(client, asset_id, part.items, outcome, validate=True)
+            if not _settle_verdicts(response, part.items, outcome):
+                settle_part(response, part, pending, outcome, client.api_version)
         except SnapCapiRetriesExhausted as exc:
-            outcome.failed.extend((item, failure_reason(str(exc))) for item in part)
-            continue
-        if not _settle_verdicts(response, part, outcome):
-            settle_response(response, part, pending, outcome, client.api_version)
+            outcome.failed.extend((item, failure_reason(str(exc))) for item in part.items)
+        except RequestRefused as exc:  # a bad pixel id, say: once, not bisected down to every event
+            fail_refused(exc, part, pending, outcome)
+            break
+        release_deferred(split, part, None, asset_id, pending, outcome)
     return outcome
 
 

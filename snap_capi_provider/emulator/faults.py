@@ -19,6 +19,7 @@ FAULT_KINDS = (
     "invalid_200",
     "garbage_200",
     "bad_event_400",
+    "request_400",
     "401",
 )
 DEFAULT_RANDOM_KINDS = ("429", "500", "502", "503", "drop")
@@ -62,7 +63,8 @@ class Fault:
 
     ``kind`` is one of :data:`FAULT_KINDS`. ``retry_after`` sets a ``Retry-After`` header on a 429,
     ``delay_s`` is the sleep of a ``delay`` fault (the request is then processed normally),
-    ``event_index`` is the event a ``bad_event_400`` names. ``path_contains`` selects requests: the
+    ``event_index`` is the event a ``bad_event_400`` names (a ``request_400`` names none: the request
+    as a whole is refused, like an unknown pixel id). ``path_contains`` selects requests: the
     default ``"/events"`` means the send endpoints of v3 and v2; any other string is matched as a
     substring of the request path (``""`` matches every API request). Control endpoints are never faulted.
     """

@@ -467,6 +467,13 @@ class RequestHandler(BaseHTTPRequestHandler):
             self._send(200, {"status": "INVALID", "reason": "The request could not be processed."})
         elif kind == "garbage_200":
             self._send(200, body=b"<html><body>OK</body></html>", content_type="text/html")
+        elif kind == "request_400":  # refused as a whole (e.g. an unknown pixel id): no event named
+            msg = REQUEST_400_MESSAGE
+            if version == "v2":
+                self._send(400, {"status": "FAILED", "reason": msg})
+            else:
+                self._send(400, {"status": "INVALID", "reason": msg,
+                                 "errors": {"codes": ["INVALID_REQUEST"], "error_msgs": [msg]}})
         elif kind == "bad_event_400":
             index = min(fault.event_index, max(self._n_events - 1, 0))
             msg = f"Event at index {index} is invalid."
@@ -489,6 +496,9 @@ class RequestHandler(BaseHTTPRequestHandler):
                         "errors": {"codes": ["INVALID_EVENT"], "error_msgs": [msg]},
                     },
                 )
+
+REQUEST_400_MESSAGE = "Invalid pixel id: the asset does not exist or is not a pixel."
+
 
 def _quick_count(body: bytes, version: str, encoding: str) -> int:
     """Best-effort event count of a faulted request (for the request log and bad_event_400)."""
