@@ -40,6 +40,9 @@ NOT_SENT_REFUSED = "not_sent_after_request_refused"
 """Reason of the rows left unsent once Snap refused a request as a whole (a bad pixel id, say)."""
 INTERRUPTED = "not_sent_interrupted"
 """Reason of the rows read but not sent when the run was stopped or interrupted by an error."""
+MAX_WARNING_KEYS = 50
+"""Distinct Snap warning messages a report counts; the rest are counted under :data:`OTHER_WARNINGS`."""
+OTHER_WARNINGS = "snap_warning: other"
 STOP_GRACE_S = 3.0
 """How long a stopped run waits for the requests already in flight to settle. Airflow's supervisor
 sends SIGKILL 5 s after its SIGTERM (``kill(escalation_delay=5.0)``): the report and the rejected-rows
@@ -410,6 +413,9 @@ class _Run:
         report.requests += outcome.requests
         report.retries += outcome.retries
         for code, count in outcome.warnings.items():
+            if (code.startswith("snap_warning: ") and code not in report.warnings
+                    and sum(key.startswith("snap_warning: ") for key in report.warnings) >= MAX_WARNING_KEYS):
+                code = OTHER_WARNINGS
             report.warn(code, count)
         for item, reason in outcome.rejected:
             self._reject(item.row, reason, None, item.extra)

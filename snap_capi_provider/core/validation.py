@@ -32,7 +32,8 @@ from snap_capi_provider.core.delivery import (
     settle_part,
     snap_reason,
 )
-from snap_capi_provider.core.pipeline import RowSink, send_rows
+from snap_capi_provider.core.pipeline import MAX_WARNING_KEYS, OTHER_WARNINGS, RowSink, send_rows
+from snap_capi_provider.core.redact import scrub_pii
 from snap_capi_provider.core.report import SendReport
 
 EXAMPLES_PER_REASON = 10
@@ -162,7 +163,9 @@ def _settle_verdicts(response: ApiResponse, part: list[BatchItem], outcome: Batc
         else:
             outcome.rejected.append((item, verdict.reason))
         for warning in verdict.warnings:
-            code = "snap_warning: " + " ".join(warning.split())[:160]
+            code = "snap_warning: " + scrub_pii(" ".join(warning.split()))[:160]
+            if code not in outcome.warnings and len(outcome.warnings) >= MAX_WARNING_KEYS:
+                code = OTHER_WARNINGS
             outcome.warnings[code] = outcome.warnings.get(code, 0) + 1
     return True
 
