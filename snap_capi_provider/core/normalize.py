@@ -211,7 +211,12 @@ def amount(text: str) -> float:
         raise InvalidValue("invalid_value") from None
     if not value.is_finite() or value < 0 or not math.isfinite(float(value)):
         raise InvalidValue("invalid_value")
+    if value > MAX_AMOUNT:  # no purchase is worth a trillion: a misread column (ids, timestamps, cents)
+        raise InvalidValue("value_too_large")
     return float(value)
+
+
+MAX_AMOUNT = 10**12
 
 
 def _native_amount(number: int | float) -> tuple[object, str | None, None]:

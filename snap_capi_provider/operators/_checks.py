@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+MAX_EVENTS_PER_REQUEST = 2000
 _POSITIVE_INTS = ("chunk_rows", "batch_size", "max_batch_bytes", "prepare_processes", "shard_count")
 _RATIOS = ("max_rejected_ratio", "min_match_ready_ratio")
 
@@ -16,6 +17,9 @@ def check_arguments(op: Any) -> None:
         value = getattr(op, name, None)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}.")
+    if op.batch_size > MAX_EVENTS_PER_REQUEST:
+        raise ValueError(f"batch_size must be at most {MAX_EVENTS_PER_REQUEST} (Snap's limit per request), "
+                         f"not {op.batch_size!r}.")
     for name in _RATIOS:
         value = getattr(op, name, None)
         if value is not None and (not _is_number(value) or not 0 <= value <= 1):

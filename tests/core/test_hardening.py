@@ -1,0 +1,146 @@
+"""Issue 10's smaller points, each with its test: pathological cells are rejected with reasons, columns
+that appear only in later chunks are seen (or refused clearly), the rejected-rows file is atomic,
+owner-only, never written through a symlink and defused against formulas."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pandas as pd
+import pytest
+
+from snap_capi_provider.core.client import RetryPolicy, SnapCapiClient
+from snap_capi_provider.core.events import EventOptions, MappingError, build_events, resolve_mapping
+from snap_capi_provider.core.pipeline import Assets, DeliveryOptions, send_rows
+from snap_capi_provider.core.sources import iter_chunks
+from tests.conftest import PIXEL, ROOT, TOKEN
+from tests.reliability_helpers import emulator
+
+NOW = int(time.time()) - 60
+
+
+def base(**cells: object) -> dict:
+    return {"event_id": f"e-{len(cells)}-{id(cells)}", "em": "a@example.com", "event_time": NOW, "value": 5,
+            "currency": "USD", **cells}
+
+
+@pytest.mark.parametrize(("cells", "reason"), [
+    ({"value": 10**12 + 1}, "value_too_large"),
+    ({"value": 1e15}, "value_too_large"),
+    ({"value": "5000000000000"}, "value_too_large"),
+    ({"content_ids": [["nested"], "sku"]}, "invalid_content_ids"),
+    ({"event_id": ["a", "list"]}, "invalid_value_type"),
+    ({"event_id": "id\x00with-nul"}, "invalid_control_character"),
+    ({"em": "x" * 10_000_000 + "@example.com"}, "value_too_long"),  # 10 MB: rejected, not regexed
+])
+def test_pathological_cells_are_rejected_with_a_reason(cells, reason):
+    frame = pd.DataFrame([base(), base(**cells)], dtype=object)
+    result = build_events(frame, resolve_mapping(list(frame.columns), None), EventOptions(event_name="PURCHASE"))
+    assert result.rejected == [(1, reason)]
+
+
+def test_a_sane_value_is_kept():
+    frame = pd.DataFrame([base(value=999_999_999_999.5)], dtype=object)
+    assert build_events(frame, resolve_mapping(list(frame.columns), None),
+                        EventOptions(event_name="PURCHASE")).rejected == []
+
+
+# ---------------------------------------------------------------------------------- late columns
+
+
+@pytest.fixture
+def emu():
+    with emulator() as emu:
+        yield emu
+
+
+def send(emu, chunks, mapping=None):
+    with SnapCapiClient(TOKEN, emu.url, retry=RetryPolicy(max_retries=0)) as client:
+        return send_rows(client, chunks, assets=Assets(pixel_id=PIXEL), field_mapping=mapping,
+                         event_options=EventOptions(event_name="SIGN_UP"), delivery=DeliveryOptions(batch_size=10))
+
+
+def test_a_list_of_dicts_is_mapped_from_the_union_of_its_keys(emu):
+    rows = [{"event_id": f"e-{i}", "event_time": NOW, "em": "a@example.com"} for i in range(30)]
+    rows[25]["ph"] = "+16505551212"  # only one late row has a phone: still mapped and sent
+    report = send(emu, iter_chunks(rows, 10))
+    assert (report.rows, report.accepted) == (30, 30)
+    assert sum("ph" in event["user_data"] for event in emu.accepted_events()) == 1
+
+
+def test_a_stream_whose_later_chunk_brings_an_unmapped_snap_column_fails_clearly(emu):
+    def chunks() -> Iterator[pd.DataFrame]:
+        yield pd.DataFrame([{"event_id": "a", "event_time": NOW, "em": "a@example.com"}])
+        yield pd.DataFrame([{"event_id": "b", "event_time": NOW, "em": "b@example.com", "phone": "+16505551212"}])
+
+    with pytest.raises(MappingError, match=r"'phone'.*field_mapping") as caught:
+        send(emu, chunks())
+    report = caught.value.snap_capi_report
+    assert (report.rows, report.accepted + report.rejected + report.failed) == (1, 1)
+
+
+def test_non_string_dict_keys_keep_their_values(emu):
+    rows = [{"event_id": f"e-{i}", "event_time": NOW, "em": "a@example.com", 7: f"v{i}"} for i in range(3)]
+    frame = next(iter_chunks(rows, 10))
+    assert frame["7"].tolist() == ["v0", "v1", "v2"]
+    report = send(emu, iter_chunks(rows, 10), mapping={"event_id": "event_id", "event_time": "event_time",
+                                                       "em": "em", "order_id": "7"})
+    assert report.accepted == 3
+
+
+# ------------------------------------------------------------------------------ rejected-rows file
+
+
+def write_file(path, rows):
+    from snap_capi_provider.utils.rejected_rows import rejected_rows_file
+
+    with rejected_rows_file(str(path), ["order_id"]) as writer:
+        for row, order_id in rows:
+            writer.write(row, "rejected", "invalid_email", {"order_id": order_id})
+
+
+def test_the_file_is_owner_only_and_formula_cells_are_quoted(tmp_path):
+    target = tmp_path / "rejected.csv"
+    write_file(target, [(0, "=HYPERLINK(\"http://evil\")"), (1, "+1"), (2, "-2"), (3, "@SUM(A1)"), (4, "ok")])
+    assert oct(target.stat().st_mode & 0o777) == "0o600"
+    with target.open(newline="") as stream:
+        cells = [row["order_id"] for row in csv.DictReader(stream)]
+    assert cells == ["'=HYPERLINK(\"http://evil\")", "'+1", "'-2", "'@SUM(A1)", "ok"]
+
+
+def test_a_symlink_at_the_target_is_replaced_not_followed(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    target = tmp_path / "rejected.jsonl"
+    target.symlink_to(victim)
+    write_file(target, [(0, "o-0")])
+    assert victim.read_text() == "precious"
+    assert not target.is_symlink() and '"order_id": "o-0"' in target.read_text()
+
+
+def test_an_earlier_try_s_file_survives_a_try_killed_before_the_end(tmp_path):
+    target = tmp_path / "rejected.jsonl"
+    write_file(target, [(0, "first-try")])
+    script = (f"import sys, time; sys.path.insert(0, {str(ROOT)!r})\n"
+              "from snap_capi_provider.utils.rejected_rows import rejected_rows_file\n"
+              f"with rejected_rows_file({str(target)!r}, ['order_id']) as w:\n"
+              "    w.write(0, 'failed', 'x', {'order_id': 'second-try'}); w.stream.flush()\n"
+              "    print('writing', flush=True); time.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        while (line := proc.stdout.readline()) and line.strip() != b"writing":
+            pass
+        assert line.strip() == b"writing"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "first-try" in target.read_text() and "second-try" not in target.read_text()

@@ -1,0 +1,74 @@
+"""Arguments are checked when the operator is built (a DAG file with ``chunk_rows=-1`` fails to import,
+it does not silently send nothing); ``rejected_rows_columns`` given as one string is one column."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from snap_capi_provider.emulator import Fault
+from snap_capi_provider.operators.snap_capi import SnapCapiSendEventsOperator, SnapCapiValidateOperator
+
+ROWS = [{"email": "a@example.com"}]
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"chunk_rows": -1}, "chunk_rows"),
+    ({"chunk_rows": 0}, "chunk_rows"),
+    ({"chunk_rows": 1.5}, "chunk_rows"),
+    ({"batch_size": 0}, "batch_size"),
+    ({"batch_size": 2001}, "batch_size"),
+    ({"batch_size": True}, "batch_size"),
+    ({"max_batch_bytes": 0}, "max_batch_bytes"),
+    ({"prepare_processes": 0}, "prepare_processes"),
+    ({"shard_count": 0}, "shard_count"),
+    ({"shard_index": 2, "shard_count": 2}, "shard_index"),
+    ({"max_rejected_ratio": 1.5}, "max_rejected_ratio"),
+    ({"max_rejected_ratio": -0.1}, "max_rejected_ratio"),
+    ({"min_match_ready_ratio": 2}, "min_match_ready_ratio"),
+    ({"min_match_ready_ratio": math.nan}, "min_match_ready_ratio"),
+    ({"min_rows": -1}, "min_rows"),
+    ({"max_requests_per_second": 0}, "max_requests_per_second"),
+    ({"max_event_age_days": -1}, "max_event_age_days"),
+    ({"max_future_skew_s": math.inf}, "max_future_skew_s"),
+    ({"progress_interval_s": -5}, "progress_interval_s"),
+    ({"hook_params": {"timeout": 0}}, "timeout"),
+    ({"hook_params": {"timeout": -1}}, "timeout"),
+    ({"hook_params": {"max_retries": -1}}, "max_retries"),
+    ({"hook_params": {"concurrency": 0}}, "concurrency"),
+    ({"hook_params": {"concurrency": 1000}}, "concurrency"),
+    ({"hook_params": {"timout": 5}}, "Unknown hook_params"),
+])
+@pytest.mark.parametrize("operator", [SnapCapiSendEventsOperator, SnapCapiValidateOperator])
+def test_out_of_range_arguments_fail_at_construction(operator, kwargs, message):
+    if operator is SnapCapiValidateOperator and "max_rejected_ratio" in kwargs:
+        pytest.skip("the validate operator has no max_rejected_ratio")
+    with pytest.raises(ValueError, match=message):
+        operator(task_id="t", data=ROWS, **kwargs)
+
+
+def test_sample_size_is_checked_too():
+    with pytest.raises(ValueError, match="sample_size"):
+        SnapCapiValidateOperator(task_id="t", data=ROWS, sample_size=0)
+
+
+def test_rejected_rows_columns_as_one_string_is_one_column():
+    op = SnapCapiSendEventsOperator(task_id="t", data=ROWS, rejected_rows_path="/tmp/x.csv",
+                                    rejected_rows_columns="order_id")
+    assert op.sink_columns == ("order_id",)
+
+
+def test_in_range_arguments_are_accepted():
+    SnapCapiSendEventsOperator(task_id="t", data=ROWS, chunk_rows=1, batch_size=2000, max_rejected_ratio=1,
+                               hook_params={"timeout": 0.5, "max_retries": 0, "concurrency": 256})
+
+
+@pytest.mark.parametrize("spec", [
+    {"kind": "delay", "delay_s": math.nan}, {"kind": "delay", "delay_s": -1}, {"kind": "delay", "delay_s": math.inf},
+    {"kind": "429", "retry_after": "1\r\nX-Injected: 1"}, {"kind": "429", "retry_after": -1},
+    {"kind": "bad_event_400", "event_index": -1}, {"kind": "418"}, {"kind": "503", "typo": 1},
+])
+def test_emulator_fault_specs_are_validated(spec):
+    with pytest.raises(ValueError):
+        Fault.from_dict(spec)
