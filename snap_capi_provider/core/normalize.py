@@ -212,7 +212,7 @@ def amount(text: str) -> float:
     if not value.is_finite() or value < 0 or not math.isfinite(float(value)):
         raise InvalidValue("invalid_value")
     if value > MAX_AMOUNT:  # no purchase is worth a trillion: a misread column (ids, timestamps, cents)
-        raise InvalidValue("value_too_large")
+        raise InvalidValue("invalid_value")
     return float(value)
 
 

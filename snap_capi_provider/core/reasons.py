@@ -20,7 +20,6 @@ REASONS: dict[str, str] = {
                       "agents; 254 for emails): check the column mapping.",
     "number_too_large": "A number with more than 40 digits: no identifier or amount is that long.",
     "invalid_number": "An infinite number where a number is expected.",
-    "value_too_large": "An amount above 10^12 (a trillion): check the column mapping (ids, timestamps?).",
     "invalid_value": "Not a non-negative amount (or a value a rule could not read): send a plain decimal "
                      "such as 42.50.",
     # user data
