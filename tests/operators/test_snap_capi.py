@@ -235,16 +235,30 @@ def test_logs_operator_flat_transport_arguments_still_work_with_a_deprecation_wa
     assert SnapCapiTestEventLogsOperator(task_id="logs2", hook_params={"debug": True}).hook.debug is True
 
 
-def test_logs_operator_old_import_path_warns_and_gives_the_same_class():
+def test_the_old_operator_import_paths_warn_and_give_the_same_classes():
     import importlib
-    import sys
+    from pathlib import Path
 
-    from snap_capi_provider.operators.snap_capi import SnapCapiTestEventLogsOperator
+    from airflow.utils.deprecation_tools import DeprecatedImportWarning
 
-    sys.modules.pop("snap_capi_provider.operators.test_event_logs", None)
-    with pytest.warns(DeprecationWarning, match="operators.snap_capi"):
-        module = importlib.import_module("snap_capi_provider.operators.test_event_logs")
-    assert module.SnapCapiTestEventLogsOperator is SnapCapiTestEventLogsOperator
+    import snap_capi_provider
+    from snap_capi_provider.operators.snap_capi import (
+        SnapCapiRowsOperator,
+        SnapCapiSendEventsOperator,
+        SnapCapiTestEventLogsOperator,
+        SnapCapiValidateOperator,
+    )
+
+    assert not (Path(snap_capi_provider.__file__).parent / "operators" / "test_event_logs.py").exists()
+    module = importlib.import_module("snap_capi_provider.operators.test_event_logs")
+    with pytest.warns(DeprecatedImportWarning, match="operators.snap_capi"):
+        assert module.SnapCapiTestEventLogsOperator is SnapCapiTestEventLogsOperator
+    old_paths = {"send_events": SnapCapiSendEventsOperator, "validate": SnapCapiValidateOperator,
+                 "_rows": SnapCapiRowsOperator}
+    for name, cls in old_paths.items():
+        module = importlib.import_module(f"snap_capi_provider.operators.{name}")
+        with pytest.warns(DeprecatedImportWarning, match="operators.snap_capi"):
+            assert getattr(module, cls.__name__) is cls
 
 
 def test_logs_operator_summarizes_the_logs_and_fails_on_invalid_when_told(snap_conn, monkeypatch):

@@ -145,11 +145,11 @@ def test_hook_params_reach_the_hook_and_unknown_keys_are_refused():
 
 def test_the_old_import_path_warns_and_gives_the_same_class():
     import importlib
-    import sys
+
+    from airflow.utils.deprecation_tools import DeprecatedImportWarning
 
     from snap_capi_provider.sensors.snap_capi import SnapCapiTestEventStatsSensor
 
-    sys.modules.pop("snap_capi_provider.sensors.test_event_stats", None)
-    with pytest.warns(DeprecationWarning, match="sensors.snap_capi"):
-        module = importlib.import_module("snap_capi_provider.sensors.test_event_stats")
-    assert module.SnapCapiTestEventStatsSensor is SnapCapiTestEventStatsSensor
+    module = importlib.import_module("snap_capi_provider.sensors.test_event_stats")
+    with pytest.warns(DeprecatedImportWarning, match="sensors.snap_capi"):
+        assert module.SnapCapiTestEventStatsSensor is SnapCapiTestEventStatsSensor

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
-import sys
 import time
 
 import pytest
+from airflow.sdk.module_loading import import_string
+from airflow.utils.deprecation_tools import DeprecatedImportWarning
 
 from snap_capi_provider.core.client import SnapCapiAuthError, SnapCapiClient, SnapCapiRetriesExhausted
 from snap_capi_provider.core.event_stats import TestEventStats
@@ -181,11 +181,10 @@ def test_a_trigger_serialized_by_the_previous_release_still_loads():
     old_kwargs = {"snap_capi_conn_id": "snap_capi_any", "asset_id": PIXEL, "source": "test", "min_event_count": 1,
                   "newer_than": None, "poll_interval": 30.0, "timeout": 60.0, "deadline": time.time() + 60,
                   "api_version": "v2", "request_timeout": 12.0, "debug": None}
-    sys.modules.pop("snap_capi_provider.triggers.test_event_stats", None)
-    with pytest.warns(DeprecationWarning, match="triggers.snap_capi"):
-        module = importlib.import_module("snap_capi_provider.triggers.test_event_stats")
-    trigger = module.SnapCapiTestEventStatsTrigger(**old_kwargs)
-    assert module.SnapCapiTestEventStatsTrigger is SnapCapiTestEventStatsTrigger
+    with pytest.warns(DeprecatedImportWarning, match="triggers.snap_capi"):
+        old_class = import_string("snap_capi_provider.triggers.test_event_stats.SnapCapiTestEventStatsTrigger")
+    trigger = old_class(**old_kwargs)
+    assert old_class is SnapCapiTestEventStatsTrigger
     assert trigger.hook_params == {"api_version": "v2", "timeout": 12.0}
     hook = trigger._hook()
     assert (hook.api_version, hook.timeout, hook.retry.max_retries) == ("v2", (10.0, 12.0), 0)
