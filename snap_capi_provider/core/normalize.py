@@ -205,15 +205,20 @@ def currency(text: str) -> str:
 @accepts(numbers=True, max_length=64)
 def amount(text: str) -> float:
     """A non-negative decimal amount (``42.50``; ``1,299.00`` is refused as ambiguous)."""
+    value = _non_negative_decimal(text, "invalid_value")
+    if not math.isfinite(float(value)) or value > MAX_AMOUNT:
+        raise InvalidValue("invalid_value")  # no purchase is worth a trillion: a misread column (ids, cents)
+    return float(value)
+
+
+def _non_negative_decimal(text: str, reason: str) -> decimal.Decimal:
     try:
         value = decimal.Decimal(text)
     except decimal.InvalidOperation:
-        raise InvalidValue("invalid_value") from None
-    if not value.is_finite() or value < 0 or not math.isfinite(float(value)):
-        raise InvalidValue("invalid_value")
-    if value > MAX_AMOUNT:  # no purchase is worth a trillion: a misread column (ids, timestamps, cents)
-        raise InvalidValue("invalid_value")
-    return float(value)
+        raise InvalidValue(reason) from None
+    if not value.is_finite() or value < 0:
+        raise InvalidValue(reason)
+    return value
 
 
 MAX_AMOUNT = 10**12
@@ -240,11 +245,8 @@ amount.native_number = _native_amount
 @accepts(numbers=True, max_length=64)
 def count(text: str) -> int:
     """A non-negative whole number."""
-    try:
-        value = decimal.Decimal(text)
-    except decimal.InvalidOperation:
-        raise InvalidValue("invalid_num_items") from None
-    if not value.is_finite() or value < 0 or value > MAX_COUNT or value != value.to_integral_value():
+    value = _non_negative_decimal(text, "invalid_num_items")
+    if value > MAX_COUNT or value != value.to_integral_value():
         raise InvalidValue("invalid_num_items")
     return int(value)
 

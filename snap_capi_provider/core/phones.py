@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from functools import cache
 
 import phonenumbers
@@ -110,21 +111,31 @@ def _reference_valid(text: str, region: str | None) -> str | None:
 
 def phone_reference(text: str, region: object = None, default_region: str | None = None) -> str:
     """:func:`phone` computed by ``phonenumbers`` alone (``parse`` + ``is_valid_number`` per reading)."""
+    return _read_phone(text, region, default_region, _reference_international, _reference_valid)
+
+
+def _reference_international(digits: str) -> str | None:
+    return _reference_valid("+" + digits, None)
+
+
+def _read_phone(text: str, region: object, default_region: str | None,
+                international: Callable[[str], str | None], national: Callable[[str, str], str | None]) -> str:
+    """The reading order of :func:`phone`, with its two lookups (fast, or ``phonenumbers`` alone) given."""
     if is_prehashed(text):
         return text.lower()
     region, default_region = _unpack(region, default_region)
-    international, digits = clean_phone(text)
-    if international:
-        found = _reference_valid("+" + digits, None)
+    is_international, digits = clean_phone(text)
+    if is_international:
+        found = international(digits)
         if found is None:
             raise InvalidValue("invalid_phone")
         return found
     regions = _regions(region, default_region)
     for candidate in regions:
-        found = _reference_valid(digits, candidate)
+        found = national(digits, candidate)
         if found is not None:
             return found
-    found = _reference_valid("+" + digits, None)
+    found = international(digits)
     if found is not None:
         return found
     raise InvalidValue("invalid_phone" if regions else "phone_without_country_code")
@@ -303,26 +314,12 @@ def phone(text: str, region: object = None, default_region: str | None = None) -
     code. A number valid nowhere is rejected, never guessed. ``region`` may also be a
     ``(region, default_region)`` tuple, the form :func:`phone_context` builds for ``normalize_column``.
     """
-    if is_prehashed(text):
-        return text.lower()
-    region, default_region = _unpack(region, default_region)
-    international, digits = clean_phone(text)
-    if international:
-        found = _fast_international(digits)
-        if found is None:
-            raise InvalidValue("invalid_phone")
-        return found
-    regions = _regions(region, default_region)
-    for candidate in regions:
-        found = _fast_national(digits, candidate)
-        if found is _MISS:
-            found = _reference_valid(digits, candidate)
-        if found is not None:
-            return found  # type: ignore[return-value]
-    found = _fast_international(digits)
-    if found is not None:
-        return found
-    raise InvalidValue("invalid_phone" if regions else "phone_without_country_code")
+    return _read_phone(text, region, default_region, _fast_international, _fast_national_or_reference)
+
+
+def _fast_national_or_reference(digits: str, region: str) -> str | None:
+    found = _fast_national(digits, region)
+    return _reference_valid(digits, region) if found is _MISS else found  # type: ignore[return-value]
 
 
 def phone_context(countries: list[object], default_region: str | None = None) -> list[tuple[str | None, str | None]]:
