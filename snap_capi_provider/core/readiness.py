@@ -131,6 +131,7 @@ class Readiness:
             "madid_opted_out": self.opted_out,
         }
 
+
 def readiness_advice(section: Mapping[str, Any]) -> str | None:
     """A warning for the task log when few events carry an email or a phone, naming what to fix
     (from a report's ``match_readiness`` section)."""
