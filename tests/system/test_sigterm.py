@@ -1,8 +1,13 @@
-"""A real ``airflow dags test`` process, killed with SIGTERM while it sends: Airflow's task runner calls
-``on_kill`` (from its SIGTERM handler, in the task's main thread), the run stops submitting, settles
-the request in flight, fails every row read but not sent as ``not_sent_interrupted``, writes the
-rejected-rows file and pushes the report to XCom (read back here from the subprocess's metadata
-database). A second run then sends the same ``event_id`` for every row."""
+"""A real Airflow CLI process, killed with SIGTERM while it sends: ``airflow tasks test`` (and
+``airflow dags test``). Both run the task through Airflow 3's in-process runner
+(``_run_task`` -> ``run_task_in_process``), whose SIGTERM handler calls ``on_kill`` in the task's main
+thread: the run stops submitting, settles the request in flight, fails every row read but not sent as
+``not_sent_interrupted``, writes the rejected-rows file and pushes the report to XCom (read back here
+from the subprocess's metadata database). A second run then sends the same ``event_id`` for every row.
+
+``airflow tasks test`` without a run id makes a temporary DAG run and deletes it (its XCom with it)
+when it ends, so the test first creates a run (``trigger_dag``, as ``airflow dags trigger`` does) and
+runs the task on that run id, twice: the killed try and its re-run."""
 
 from __future__ import annotations
 
@@ -78,10 +83,32 @@ def _home(tmp_path: Path, emu_url: str) -> dict[str, str]:
     return env
 
 
-def _dags_test(env: dict[str, str], log: Path) -> subprocess.Popen:
+RUN_ID = "sigterm_run"
+#: Serialize the DAG file and create a queued run, as ``airflow dags reserialize`` and ``airflow dags
+#: trigger --run-id`` do, in one process.
+CREATE_RUN = textwrap.dedent('''
+    from airflow.api.common.trigger_dag import trigger_dag
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+    from airflow.utils.types import DagRunTriggeredByType
+
+    DagBundlesManager().sync_bundles_to_db()
+    sync_bag_to_db(DagBag(), "dags-folder", None)
+    trigger_dag("{dag_id}", run_id="{run_id}", triggered_by=DagRunTriggeredByType.CLI)
+''')
+
+
+def _create_run(env: dict[str, str]) -> None:
+    done = subprocess.run([sys.executable, "-c", CREATE_RUN.format(dag_id=DAG_ID, run_id=RUN_ID)], env=env,
+                          capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-3000:]
+
+
+def _airflow_test(command: str, env: dict[str, str], log: Path) -> subprocess.Popen:
+    """``airflow dags test DAG`` (a new run each time) or ``airflow tasks test DAG send RUN_ID``."""
     airflow = Path(sys.executable).with_name("airflow")
-    return subprocess.Popen([str(airflow), "dags", "test", DAG_ID], env=env, stdout=log.open("wb"),
-                            stderr=subprocess.STDOUT)
+    args = ["dags", "test", DAG_ID] if command == "dags" else ["tasks", "test", DAG_ID, "send", RUN_ID]
+    return subprocess.Popen([str(airflow), *args], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
 
 
 def _reports(env: dict[str, str]) -> list[dict]:
@@ -91,12 +118,23 @@ def _reports(env: dict[str, str]) -> list[dict]:
     return [json.loads(value) if isinstance(value, str | bytes) else value for (value,) in rows]
 
 
-def test_sigterm_mid_send_accounts_for_every_row_and_a_rerun_sends_the_same_event_ids(tmp_path):
+def _last_state(env: dict[str, str]) -> str:
+    """The state of the latest try of the task (``airflow tasks test`` exits 0 even when it failed)."""
+    with sqlite3.connect(Path(env["AIRFLOW_HOME"]) / "airflow.db") as db:
+        [(state,)] = db.execute("SELECT state FROM task_instance WHERE dag_id = ? AND task_id = 'send' "
+                                "ORDER BY start_date DESC LIMIT 1", (DAG_ID,)).fetchall()
+    return state
+
+
+@pytest.mark.parametrize("command", ["tasks", "dags"])
+def test_sigterm_mid_send_accounts_for_every_row_and_a_rerun_sends_the_same_event_ids(tmp_path, command):
     with emulator() as emu:
         env = _home(tmp_path, emu.url)
+        if command == "tasks":
+            _create_run(env)
         emu.set_fault_rate(1.0, kinds=("delay",), delay_s=0.25)  # every request slow: 30 batches, ~8 s
         log, rejected = tmp_path / "first.log", tmp_path / "out" / "rejected.csv"
-        proc = _dags_test(env, log)
+        proc = _airflow_test(command, env, log)
         try:
             deadline = time.monotonic() + 120
             while len(emu.accepted_count_by_event_id()) < 30 and time.monotonic() < deadline:
@@ -121,6 +159,7 @@ def test_sigterm_mid_send_accounts_for_every_row_and_a_rerun_sends_the_same_even
         # Within the 5 s Airflow's supervisor waits between its SIGTERM and a SIGKILL.
         assert written_after < STOP_GRACE_S + 2.0, (written_after, output[-3000:])
 
+        assert _last_state(env) == "failed", output[-3000:]
         [report] = _reports(env)
         assert report["rows"] == report["accepted"] + report["rejected"] + report["failed"], report
         assert report["accepted"] == len(first) and report["rejected"] == 0
@@ -139,7 +178,7 @@ def test_sigterm_mid_send_accounts_for_every_row_and_a_rerun_sends_the_same_even
 
         emu.set_fault_rate(0.0)
         before = dict(emu.accepted_count_by_event_id())
-        second = _dags_test(env, tmp_path / "second.log")
+        second = _airflow_test(command, env, tmp_path / "second.log")
         assert second.wait(timeout=120) == 0, (tmp_path / "second.log").read_text(errors="replace")[-3000:]
         final = emu.accepted_count_by_event_id()
         expected = {f"o-{i}" for i in range(ROWS)}
@@ -148,4 +187,4 @@ def test_sigterm_mid_send_accounts_for_every_row_and_a_rerun_sends_the_same_even
         assert {eid for eid in expected if final.get(eid, 0) > before.get(eid, 0)} == expected
         assert set(final) == expected and len(emu.accepted_events()) == ROWS
         assert all(final[eid] >= 2 for eid in first)
-        assert _reports(env)[-1]["accepted"] == ROWS
+        assert _reports(env)[-1]["accepted"] == ROWS and _last_state(env) == "success"
