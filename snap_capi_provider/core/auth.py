@@ -72,7 +72,7 @@ def check_secret_text(value: str, what: str) -> str:
     outside Latin-1, naming the problem but never showing the value."""
     if value != value.strip():
         raise SnapCapiError(f"The {what} starts or ends with whitespace (a pasted newline?): remove it.")
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in value):  # C0, DEL and C1 controls
         raise SnapCapiError(f"The {what} contains a control character: paste it again.")
     if any(ord(c) > 0xFF for c in value):
         raise SnapCapiError(f"The {what} contains characters outside Latin-1: paste it again.")

@@ -117,7 +117,8 @@ def test_client_takes_a_token_or_a_provider() -> None:
     assert "hunter2-pass" not in repr(client) and "tok-abcdef" not in repr(client)
 
 
-@pytest.mark.parametrize("bad", ["tok-abc\n", " tok-abc", "tok\x00abc", "tok-ab€c", "tok abc"])
+@pytest.mark.parametrize("bad", ["tok-abc\n", " tok-abc", "tok\x00abc", "tok\x7fabc", "tok\x85abc",
+                                 "tok-ab€c", "tok abc"])
 def test_malformed_secrets_are_refused_without_showing_them(bad: str) -> None:
     with pytest.raises(SnapCapiError) as raised:
         check_secret_text(bad, "access token")

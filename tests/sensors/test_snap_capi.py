@@ -122,6 +122,28 @@ def test_a_refused_token_fails_at_once_not_at_the_timeout(emulator, monkeypatch,
     assert "refused the access token" in out + err and "tok-WRONG-13572468" not in out + err
 
 
+@pytest.mark.parametrize(("mode", "token", "message"), [
+    ("poke", "tok-SECRET-7f3a9c1e\n", "whitespace"),
+    ("reschedule", "tok-SECRET\x1b7f3a9c1e", "control character"),
+    ("deferrable", "tok-SECRET-7f3a9c1e\u2028x", "outside Latin-1"),
+])
+def test_a_malformed_token_ends_every_mode_of_the_sensor_with_an_error_not_a_wait(emulator, monkeypatch, capfd,
+                                                                                  mode, token, message):
+    """Refused when the connection is read, before any request: the sensor fails at once with a message
+    naming the problem (never the token), instead of poking (or deferring) until its timeout."""
+    import json
+
+    monkeypatch.setenv("AIRFLOW_CONN_SNAP_CAPI_DEFAULT", json.dumps(
+        {"conn_type": "snap_capi", "host": emulator.url, "password": token, "extra": {"pixel_id": PIXEL}}))
+    kwargs = {"deferrable": True} if mode == "deferrable" else {"deferrable": False, "mode": mode}
+    started = time.monotonic()
+    dag_run = run_dag(sensor_dag(f"stats_malformed_{mode}", poke_interval=0.1, timeout=60, **kwargs))
+    assert task_state(dag_run, "wait") == "failed" and time.monotonic() - started < 15
+    out, err = capfd.readouterr()
+    assert message in out + err and "7f3a9c1e" not in out + err
+    assert emulator.requests == []
+
+
 # ------------------------------------------------------------------------------- hook_params, old paths
 
 
