@@ -173,7 +173,13 @@ TASK_ERRORS: tuple[tuple[str, str], ...] = (
     ("Snap CAPI answered HTTP", "Reading test-event stats or logs failed with that status: check the token's "
      "access to the asset."),
     ("extra must be a JSON object", "The connection's extra is not a JSON object: see [Connections](connections.md)."),
+    ("extra is not valid JSON", "The connection's extra is text that does not parse as JSON: see "
+     "[Connections](connections.md)."),
     ("must be text, not a JSON", "A connection extra holds a list or an object where text is expected."),
+    ("extra 'debug' must be true or false", "The connection's `debug` extra is a JSON boolean or `true`/`false` "
+     "(also `1`/`0`, `yes`/`no`, `on`/`off`)."),
+    ("api_version must be 'v3' or 'v2'", "The connection's `api_version` extra (or `hook_params`) names another "
+     "version."),
     ("has both a long-lived access token", "Give either the password or the OAuth extras, not both."),
     ("has an incomplete OAuth set", "The message names the missing OAuth extras (`client_id`, `client_secret`, "
      "`refresh_token`)."),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import json
+import logging
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -37,11 +39,15 @@ from snap_capi_provider.core.sources import iter_chunks
 from snap_capi_provider.core.urls import check_https_or_loopback, safe_url
 from snap_capi_provider.core.validation import ValidationReport, validate_rows
 
+log = logging.getLogger(__name__)
 OAUTH_FIELDS = ("client_id", "client_secret", "refresh_token")
 CONN_EXTRA_FIELDS = ("pixel_id", "snap_app_id", "app_id", "api_version", "debug", *OAUTH_FIELDS, "token_url")
 #: Extras read as text: a list or an object there is a mistake, not an id.
 _TEXT_EXTRAS = ("pixel_id", "snap_app_id", "app_id", "api_version", *OAUTH_FIELDS, "token_url", "access_token")
 _KNOWN_EXTRAS = frozenset({*CONN_EXTRA_FIELDS, "access_token"})
+#: Values of the ``debug`` extra (a JSON boolean, a number or text, case-insensitive): anything else is refused.
+_FLAGS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False,
+          "": False, "none": False}
 AUTH_TOKEN = "token"
 AUTH_OAUTH = "oauth"
 HOOK_PARAMS = ("api_version", "max_retries", "retry_backoff_s", "retry_backoff_max_s", "timeout", "concurrency",
@@ -329,19 +335,25 @@ def read_settings(conn: Any, conn_id: str, *, api_version: str | None = None,
     """A ``snap_capi`` connection as :class:`SnapCapiSettings`: the kind of credentials decided, every
     value type-checked; a :class:`SnapCapiError` names what is wrong (never a secret's value)."""
     raw = conn.extra_dejson if conn.extra else {}
+    if raw == {} and conn.extra and str(conn.extra).strip() != "{}":  # Airflow logs text that is not JSON, gives {}
+        try:
+            json.loads(conn.extra)
+        except ValueError:
+            raise SnapCapiError(f"Connection {conn_id!r}: extra is not valid JSON; it must be a JSON object such "
+                                'as {"pixel_id": "..."}.') from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise SnapCapiError(f"Connection {conn_id!r}: extra must be a JSON object such as "
-                            f'{{"pixel_id": "..."}}, not a JSON {type(raw).__name__}.')
+                            f'{{"pixel_id": "..."}}, not a JSON {_json_type(raw)}.')
     extra = {(k[len("extra__snap_capi__"):] if str(k).startswith("extra__snap_capi__") else str(k)): v
              for k, v in raw.items()}
     unknown = sorted(set(extra) - _KNOWN_EXTRAS)
     for key in unknown:
         close = difflib.get_close_matches(key, sorted(_KNOWN_EXTRAS), n=1, cutoff=0.7)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        warnings.warn(f"Connection {conn_id!r}: unknown extra {key!r}{hint} is ignored; known extras: "
-                      f"{', '.join(CONN_EXTRA_FIELDS)}.", UserWarning, stacklevel=3)
+        log.warning("Connection %r: unknown extra %r%s is ignored; known extras: %s.", conn_id, key, hint,
+                    ", ".join(CONN_EXTRA_FIELDS))  # a log line, in the task log every run (not a once-only warning)
 
     def option(name: str) -> Any:
         value = extra.get(name)
@@ -378,8 +390,14 @@ def read_settings(conn: Any, conn_id: str, *, api_version: str | None = None,
     token_url = check_https_or_loopback(str(option("token_url") or DEFAULT_TOKEN_URL), "token URL")
     host = _with_port(conn.host or DEFAULT_BASE_URL, conn.port)
     version = str(api_version or option("api_version") or "v3").lower()
+    if version not in ("v3", "v2"):
+        raise SnapCapiError(f"Connection {conn_id!r}: api_version must be 'v3' or 'v2', not {version!r}.")
     if debug is None:
-        debug = str(extra.get("debug")).lower() in ("true", "1", "yes")
+        flag = extra.get("debug")
+        debug = _FLAGS.get(str(flag).strip().lower()) if isinstance(flag, str | int | None) else None
+        if debug is None:
+            shown = repr(flag)[:30] if isinstance(flag, str) else f"a JSON {_json_type(flag)}"
+            raise SnapCapiError(f"Connection {conn_id!r}: extra 'debug' must be true or false, not {shown}.")
     return SnapCapiSettings(
         access_token=token or None,
         base_url=host,
@@ -397,4 +415,5 @@ def read_settings(conn: Any, conn_id: str, *, api_version: str | None = None,
 
 
 def _json_type(value: Any) -> str:
-    return {list: "list", dict: "object", bool: "boolean", float: "number"}.get(type(value), type(value).__name__)
+    return {list: "list", dict: "object", bool: "boolean", float: "number", int: "number", str: "string"}.get(
+        type(value), type(value).__name__)

@@ -83,3 +83,77 @@ def test_airflow_discovers_the_provider_and_its_connection_type(airflow_db):
     hooks = subprocess.run([sys.executable, "-m", "airflow", "providers", "hooks", "-o", "json"], env=env,
                            capture_output=True, text=True, timeout=120)
     assert "snap_capi" in hooks.stdout, hooks.stderr[-2000:]
+
+
+# ------------------------------------------------------------------------- connection extras have types
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ({"pixel_id": ["p-1", "p-2"]}, "'pixel_id' must be text, not a JSON list"),
+    ({"pixel_id": {"id": "p-1"}}, "'pixel_id' must be text, not a JSON object"),
+    ({"pixel_id": True}, "'pixel_id' must be text, not a JSON boolean"),
+    ({"snap_app_id": 1.5}, "'snap_app_id' must be text, not a JSON number"),
+    ({"api_version": ["v3"]}, "'api_version' must be text"),
+    ({"api_version": "v4"}, "api_version must be 'v3' or 'v2', not 'v4'"),
+    ({"debug": "ture"}, "'debug' must be true or false, not 'ture'"),
+    ({"debug": ["yes"]}, "'debug' must be true or false, not a JSON list"),
+    ({"debug": 2}, "'debug' must be true or false"),
+    ('["pixel_id", "p-1"]', "not a JSON list"),
+    ('"p-1"', "extra must be a JSON object .*, not a JSON string"),
+    ("pixel_id=p-1", "extra is not valid JSON"),  # Airflow itself would log an error and read it as {}
+])
+def test_an_extra_of_the_wrong_type_is_a_clear_error(monkeypatch, extra, message):
+    from snap_capi_provider.core.client import SnapCapiError
+    from snap_capi_provider.hooks.snap_capi import SnapCapiHook
+
+    monkeypatch.setenv("AIRFLOW_CONN_SNAP_CAPI_TYPES", json.dumps(
+        {"conn_type": "snap_capi", "password": TOKEN,
+         "extra": extra}))  # a dict, or the extra's text as stored
+    with pytest.raises(SnapCapiError, match=message.replace("(", r"\(")) as raised:
+        _ = SnapCapiHook("snap_capi_types").settings
+    assert TOKEN not in str(raised.value)
+
+
+@pytest.mark.parametrize(("value", "debug"), [(True, True), (False, False), ("True", True), ("false", False),
+                                              ("1", True), (0, False), ("", False), (None, False)])
+def test_the_debug_extra_takes_booleans_and_their_usual_spellings(monkeypatch, value, debug):
+    from snap_capi_provider.hooks.snap_capi import SnapCapiHook
+
+    monkeypatch.setenv("AIRFLOW_CONN_SNAP_CAPI_FLAG", json.dumps(
+        {"conn_type": "snap_capi", "password": TOKEN, "extra": {"pixel_id": "p-1", "debug": value}}))
+    assert SnapCapiHook("snap_capi_flag").settings.debug is debug
+
+
+def test_a_pixel_id_given_as_a_number_is_its_text(monkeypatch):
+    from snap_capi_provider.hooks.snap_capi import SnapCapiHook
+
+    monkeypatch.setenv("AIRFLOW_CONN_SNAP_CAPI_NUM", json.dumps(
+        {"conn_type": "snap_capi", "password": TOKEN, "extra": {"pixel_id": 123456789}}))
+    assert SnapCapiHook("snap_capi_num").settings.pixel_id == "123456789"
+
+
+def test_a_typo_of_pixel_id_is_warned_about_in_the_task_log_and_the_task_fails_clearly(snap_conn, monkeypatch,
+                                                                                      caplog, capfd, airflow_db):
+    """Through the operator in ``dag.test()``: the unknown extra is named with its likely meaning, and the
+    task fails with the missing pixel id instead of sending to nowhere."""
+    import pendulum
+    from airflow.sdk import dag
+
+    from snap_capi_provider.operators.snap_capi import SnapCapiSendEventsOperator
+    from tests.airflow_helpers import run_dag, task_state
+
+    monkeypatch.setenv("AIRFLOW_CONN_SNAP_CAPI_DEFAULT", json.dumps(
+        {"conn_type": "snap_capi", "host": snap_conn.url, "password": TOKEN, "extra": {"pixelid": PIXEL}}))
+
+    @dag(dag_id="typo_extra", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False)
+    def pipeline():
+        SnapCapiSendEventsOperator(task_id="send", data=[{"email": "a@example.com", "event_time": 1}],
+                                   event_name="SIGN_UP")
+
+    dag_run = run_dag(pipeline())
+    assert task_state(dag_run, "send") == "failed"
+    out, err = capfd.readouterr()
+    logged = caplog.text + out + err
+    assert "unknown extra 'pixelid' (did you mean 'pixel_id'?) is ignored" in logged
+    assert "No pixel_id or snap_app_id" in logged
+    assert snap_conn.requests == []
