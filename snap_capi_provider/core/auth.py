@@ -24,7 +24,7 @@ import requests
 
 from snap_capi_provider.core.errors import SnapCapiAuthError, SnapCapiError
 from snap_capi_provider.core.redact import redact, register_secret, scrub_pii
-from snap_capi_provider.core.urls import check_https_or_loopback
+from snap_capi_provider.core.urls import check_https_or_loopback, safe_url
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +162,7 @@ class OAuthTokenProvider:
         self.rotated = False
 
     def __repr__(self) -> str:
-        return (f"OAuthTokenProvider(client_id={self.client_id!r}, token_url={self.token_url!r}, "
+        return (f"OAuthTokenProvider(client_id={self.client_id!r}, token_url={safe_url(self.token_url)!r}, "
                 "client_secret='***', refresh_token='***')")
 
     def token(self) -> str:
@@ -251,8 +251,8 @@ class OAuthTokenProvider:
             if http is not None:
                 problem = f"HTTP {http.status_code}"
             if attempt >= self.max_retries:
-                raise SnapCapiAuthError(f"Could not refresh the Snap OAuth access token at {self.token_url}: "
-                                        f"{problem} after {attempt} retries.")
+                raise SnapCapiAuthError(f"Could not refresh the Snap OAuth access token at "
+                                        f"{safe_url(self.token_url)}: {problem} after {attempt} retries.")
             attempt += 1
             self._sleep(min(0.5 * 2 ** (attempt - 1), 5.0))
         try:
@@ -261,9 +261,10 @@ class OAuthTokenProvider:
             body = None
         if http.status_code != 200:
             raise SnapCapiAuthError(
-                f"Snap refused to refresh the OAuth access token (HTTP {http.status_code} from {self.token_url}"
-                f"{_oauth_error(body, http.text, self._secrets)}): check the connection's client_id, "
-                "client_secret and refresh_token (a revoked or rotated refresh token needs a new one).")
+                f"Snap refused to refresh the OAuth access token (HTTP {http.status_code} from "
+                f"{safe_url(self.token_url)}{_oauth_error(body, http.text, self._secrets)}): check the "
+                "connection's client_id, client_secret and refresh_token (a revoked or rotated refresh token "
+                "needs a new one).")
         return body
 
 

@@ -157,3 +157,25 @@ def test_a_typo_of_pixel_id_is_warned_about_in_the_task_log_and_the_task_fails_c
     assert "unknown extra 'pixelid' (did you mean 'pixel_id'?) is ignored" in logged
     assert "No pixel_id or snap_app_id" in logged
     assert snap_conn.requests == []
+
+
+# ------------------------------------------------------------------ credentials in a URL stay out of repr
+
+
+def test_credentials_in_the_base_and_token_urls_stay_out_of_every_repr_and_message(monkeypatch):
+    from snap_capi_provider.core.client import SnapCapiError
+    from snap_capi_provider.hooks.snap_capi import SnapCapiHook
+
+    monkeypatch.setenv("AIRFLOW_CONN_SNAP_CAPI_URLS", json.dumps(
+        {"conn_type": "snap_capi", "host": "https://relay:pw-BASE-77@launchpad.example.com/capi",
+         "extra": {"pixel_id": "p-1", "client_id": "cid", "client_secret": "cs-SECRET-1", "refresh_token": "rt-99x",
+                   "token_url": "https://tok:pw-TOKEN-88@127.0.0.1:9/token"}}))
+    hook = SnapCapiHook("snap_capi_urls", max_retries=0)
+    shown = [repr(hook.settings), repr(hook.token_provider), repr(hook.get_conn()), repr(hook.get_async_conn())]
+    for text in shown:
+        assert "pw-BASE-77" not in text and "pw-TOKEN-88" not in text and "cs-SECRET-1" not in text, text
+    assert "launchpad.example.com" in shown[0] and "***@launchpad.example.com" in shown[2]
+    assert "***@launchpad.example.com" in shown[3] and "***@127.0.0.1:9" in shown[1]
+    with pytest.raises(SnapCapiError) as raised:  # nothing listens on port 9: the refresh fails
+        hook.token_provider.token()
+    assert "pw-TOKEN-88" not in str(raised.value) and "***@127.0.0.1:9" in str(raised.value)
