@@ -72,8 +72,13 @@ def open_rows(*, data: Any, sql: str | None, sql_conn_id: str | None, sql_parame
         return _open_files(path, file_format, chunk_rows)
     if isinstance(data, XComArg):
         data = data.resolve(context)
-        log.warning("Rows arrived through XCom: they are stored in Airflow's metadata database, raw PII "
-                    "included. For personal data prefer sql= or path=, which stream rows without storing them.")
+        how = "Rows arrived through XCom: they are"
+    elif getattr(context.get("ti") if context else None, "map_index", -1) >= 0:  # resolved before execute
+        how = "Rows arrived as a mapped data= argument (through XCom, or from the serialized DAG): they are"
+    else:
+        how = "Rows came in data=: rows written in a DAG file or returned by an upstream task are"
+    log.warning("%s stored in Airflow's metadata database, raw PII included. For personal data prefer sql= or "
+                "path=, which stream rows without storing them.", how)
     total = len(data) if isinstance(data, Sequence | pd.DataFrame) and not isinstance(data, str) else None
     return OpenedRows(iter_chunks(data, chunk_rows), total, "rows from data")
 
