@@ -24,20 +24,16 @@ class ControlEndpoints(_Base):
 
     def _control(self, method: str, path: str) -> None:
         emu = self._emu
+        has_body = method == "POST" or bool(self.headers.get("Content-Length"))
+        if not self._peer_is_loopback():  # before the body: a remote client cannot make it read 64 MB
+            self.close_connection = self.close_connection or has_body  # the body is left unread
+            self._send(403, {"status": "ERROR", "reason": "control endpoints are loopback only"})
+            return
         try:
-            body = self._read_body() if method == "POST" or self.headers.get("Content-Length") else b""
+            body = self._read_body() if has_body else b""
         except BodyError as exc:
             self.close_connection = self.close_connection or exc.close
             self._send(exc.status, {"status": "ERROR", "reason": exc.reason})
-            return
-        try:
-            peer = ipaddress.ip_address(self.client_address[0].split("%")[0])
-            mapped = getattr(peer, "ipv4_mapped", None)
-            loopback = (mapped or peer).is_loopback
-        except ValueError:
-            loopback = False
-        if not loopback:
-            self._send(403, {"status": "ERROR", "reason": "control endpoints are loopback only"})
             return
         asset = self._param("asset_id")
         route = (method, path.rstrip("/"))
@@ -70,6 +66,13 @@ class ControlEndpoints(_Base):
             self._post_config(body)
         else:
             self._send(404, {"status": "ERROR", "reason": "unknown control endpoint"})
+
+    def _peer_is_loopback(self) -> bool:
+        try:
+            peer = ipaddress.ip_address(self.client_address[0].split("%")[0])
+        except ValueError:
+            return False
+        return (getattr(peer, "ipv4_mapped", None) or peer).is_loopback
 
     def _post_config(self, body: bytes) -> None:
         """Take ``{"count_only": true|false}``; answer the configuration now in force."""

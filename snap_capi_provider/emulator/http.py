@@ -199,9 +199,10 @@ class RequestHandler(BaseHTTPRequestHandler):
         except OSError:
             self.close_connection = True
 
-    def _read_body(self) -> bytes:
-        """Read the whole request body (Content-Length or chunked) up to :data:`HARD_BODY_LIMIT`."""
-        limit = min(self._emu.max_body_bytes or HARD_BODY_LIMIT, HARD_BODY_LIMIT)
+    def _read_body(self, cap: int | None = None) -> bytes:
+        """Read the whole request body (Content-Length or chunked) up to ``cap``, ``max_body_bytes`` or
+        :data:`HARD_BODY_LIMIT`, the smallest."""
+        limit = min(cap or HARD_BODY_LIMIT, self._emu.max_body_bytes or HARD_BODY_LIMIT, HARD_BODY_LIMIT)
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             parts, total = [], 0
             while True:
@@ -215,7 +216,7 @@ class RequestHandler(BaseHTTPRequestHandler):
                         pass
                     break
                 if total + size > limit:
-                    raise BodyError(413, self._too_large(), close=True)
+                    raise BodyError(413, self._too_large(limit), close=True)
                 chunk = self.rfile.read(size)
                 if len(chunk) < size:
                     raise BodyError(400, "Malformed chunked body: truncated chunk", close=True)
@@ -232,13 +233,13 @@ class RequestHandler(BaseHTTPRequestHandler):
             except ValueError:
                 raise BodyError(400, "Invalid Content-Length", close=True) from None
             if length > limit:
-                raise BodyError(413, self._too_large(), close=True)
+                raise BodyError(413, self._too_large(limit), close=True)
             body = self.rfile.read(length) if length else b""
         return body
 
-    def _too_large(self) -> str:
-        limit = self._emu.max_body_bytes
-        return f"Request body too large: the limit is {limit} bytes" if limit else "Request body too large"
+    def _too_large(self, limit: int) -> str:
+        return f"Request body too large: the limit is {limit} bytes" if limit < HARD_BODY_LIMIT else \
+            "Request body too large"
 
     def _decode(self, body: bytes) -> tuple[bytes, Any]:
         """Decompress (gzip) and parse JSON into ``(raw, payload)``, or raise BodyError."""
@@ -369,9 +370,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             status = 404 if oauth is None else 405
             self._send(status, {"error": "invalid_request", "error_description": "not an OAuth token request"})
             return
-        if int(self.headers.get("Content-Length") or 0) > 65536:
-            raise BodyError(413, "token request too large", close=True)
-        status, answer = oauth.grant(self._read_body(), self.headers.get("Content-Type", ""))
+        status, answer = oauth.grant(self._read_body(cap=65536), self.headers.get("Content-Type", ""))  # chunked too
         self._send(status, answer, headers=[("Cache-Control", "no-store")])
 
     def _api(self, method: str, path: str, version: str, kind: str | None) -> None:

@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -104,6 +105,33 @@ def test_default_token_refused_off_loopback() -> None:
         emu = CapiEmulator(host="0.0.0.0", allow_default_token_off_loopback=True).start()
     emu.stop()
     CapiEmulator(host="0.0.0.0", access_tokens=("my-own-secret-token",)).start().stop()
+
+
+def test_control_endpoints_refuse_a_remote_peer_before_reading_its_body(monkeypatch) -> None:
+    from snap_capi_provider.emulator.control import ControlEndpoints
+
+    monkeypatch.setattr(ControlEndpoints, "_peer_is_loopback", lambda self: False)  # as from another host
+    with CapiEmulator() as emu:
+        head = (b"POST /_emulator/faults HTTP/1.1\r\nHost: x\r\nContent-Length: 60000000\r\n"
+                b"Content-Type: application/json\r\n\r\n")
+        started = time.monotonic()
+        answer = raw_request(emu, head)
+        assert answer.startswith(b"HTTP/1.1 403") and b"Connection: close" in answer
+        assert time.monotonic() - started < 2 and emu.errors == []
+
+
+def test_the_oauth_token_endpoint_caps_chunked_bodies_like_others() -> None:
+    with CapiEmulator(oauth_client_id="cid", oauth_client_secret="cs-1", oauth_refresh_token="rt-1") as emu:
+        form = b"grant_type=refresh_token&client_id=cid&client_secret=cs-1&refresh_token=rt-1&pad=" + b"x" * 70000
+        chunked = requests.post(emu.token_url, data=(form[i:i + 4096] for i in range(0, len(form), 4096)),
+                                headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=5)
+        assert chunked.status_code == 413 and "65536 bytes" in chunked.json()["error_description"]
+        head = (b"POST /oauth2/token HTTP/1.1\r\nHost: x\r\nContent-Length: 12abc\r\n\r\n")
+        head = head.replace(b"/oauth2/token", urlsplit(emu.token_url).path.encode())
+        assert raw_request(emu, head).startswith(b"HTTP/1.1 400")  # not an emulator error (500)
+        negative = raw_request(emu, head.replace(b"Content-Length: 12abc", b"Transfer-Encoding: chunked"),
+                               b"-5\r\nhello\r\n0\r\n\r\n")
+        assert negative.startswith(b"HTTP/1.1 400") and emu.errors == []
 
 
 @pytest.mark.parametrize(
