@@ -332,16 +332,18 @@ class _Run:
         self.open_batches[asset_id] = (items, size + len(item.payload) + 1)
 
     def _flush(self, asset_id: str) -> None:
-        items, _ = self.open_batches.pop(asset_id, ([], 0))
-        if not items:
-            return
-        while len(self.inflight) >= 2 * self.delivery.concurrency and not self.stop.is_set():
+        # The batch stays in open_batches until it is in flight: an exception raised while waiting for
+        # room (an execution_timeout's, say) finds it there and fails its rows instead of losing them.
+        items = self.open_batches.get(asset_id, ([], 0))[0]
+        while items and len(self.inflight) >= 2 * self.delivery.concurrency and not self.stop.is_set():
             self._collect(wait(self.inflight, timeout=1.0, return_when=FIRST_COMPLETED).done)
-        if self.aborted or self.stop.is_set():
+        if not items or self.aborted or self.stop.is_set():
+            self.open_batches.pop(asset_id, None)
             self._fail_items(items, self._not_sent_reason())
             return
         self.report.batches += 1
         self.inflight[self.pool.submit(self.batch_fn, self.client, asset_id, items)] = items
+        del self.open_batches[asset_id]
 
     def _not_sent_reason(self) -> str:
         if not self.aborted or (self.stop.is_set() and not self.aborted.startswith(("auth_error", "request_"))):
@@ -376,9 +378,11 @@ class _Run:
             for row in numbers:
                 if not done or row not in done:
                     self._fail_row(row, INTERRUPTED, extras)
+        in_flight = {id(items) for items in self.inflight.values()}
         for asset_id in list(self.open_batches):
             items, _ = self.open_batches.pop(asset_id)
-            self._fail_items(items, INTERRUPTED)
+            if id(items) not in in_flight:  # interrupted between submitting a batch and closing it
+                self._fail_items(items, INTERRUPTED)
         try:
             self._settle(STOP_GRACE_S)
         except BaseException:  # a second interruption: account for the rest without waiting
