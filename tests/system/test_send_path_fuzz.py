@@ -1,16 +1,20 @@
-"""Fuzzing the whole send path: random rows of random objects under random column names (Snap field
-names among them) through :func:`~snap_capi_provider.core.pipeline.send_rows` against the in-process
-emulator, with automatic and explicit mappings. No exception escapes (other than a clear
-``MappingError`` before anything is sent) and ``rows == accepted + rejected + failed`` always."""
+"""Fuzzing the whole send path: random rows of random objects (builtins, numpy and pandas scalars,
+an object whose ``str()`` raises) under random column names (Snap field names among them) through
+:func:`~snap_capi_provider.core.pipeline.send_rows` against the in-process emulator, with automatic
+and explicit mappings. No exception escapes (other than a clear ``MappingError`` before anything is
+sent) and ``rows == accepted + rejected + failed`` always."""
 
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import io
 import json
 import math
 import time
 
+import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -28,7 +32,36 @@ SNAP_NAMES = ["em", "email", "ph", "phone", "fn", "ln", "value", "currency", "ev
               "country", "db", "ge", "external_id", "num_items", "action_source"]
 NOW = time.time()
 
+class Unprintable:
+    """An object whose str() and == raise (its repr works, for hypothesis's reports)."""
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __str__(self) -> str:
+        raise RuntimeError("no str")
+
+    def __eq__(self, other: object) -> bool:
+        raise RuntimeError("no ==")
+
+    def __repr__(self) -> str:
+        return "Unprintable()"
+
+
+class EmailText(str):
+    """A str subclass."""
+
+
+#: Objects of other libraries and odd builtins, made fresh for each example.
+odd_objects = st.sampled_from([
+    Unprintable, lambda: decimal.Decimal("NaN"), lambda: decimal.Decimal("1e400"), lambda: np.int64(5),
+    lambda: np.float32("nan"), lambda: pd.NaT, lambda: pd.NA, lambda: pd.Timestamp("2026-01-01"),
+    lambda: np.datetime64("NaT"), lambda: np.bool_(True), lambda: np.array([1, 2]), lambda: {1, 2},
+    lambda: (1, "a"), lambda: complex(1, 2), lambda: bytearray(b"\xff"), lambda: memoryview(b"ab"),
+    lambda: EmailText("x@example.com"), object, lambda: range(3), lambda: -0.0,
+]).map(lambda make: make())
+
 cells = st.one_of(
+    odd_objects,
     st.none(), st.just(math.nan), st.booleans(), st.integers(), st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=40), st.binary(max_size=20),
     st.text(alphabet=st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), min_size=1, max_size=3),
