@@ -9,6 +9,7 @@ from typing import Any
 MAX_EVENTS_PER_REQUEST = 2000
 _POSITIVE_INTS = ("chunk_rows", "batch_size", "max_batch_bytes", "prepare_processes", "shard_count")
 _RATIOS = ("max_rejected_ratio", "min_match_ready_ratio")
+_FLAGS = ("fail_on_empty", "dedupe_event_ids", "hash_madid", "count_rows")
 
 
 def check_arguments(op: Any) -> None:
@@ -36,8 +37,28 @@ def check_arguments(op: Any) -> None:
         if not _is_number(value) or value < 0:
             raise ValueError(f"{name} must be a number of at least 0, not {value!r}.")
     timeout = op.hook_params.get("timeout")
-    if timeout is not None and not (isinstance(timeout, tuple) or (_is_number(timeout) and timeout > 0)):
-        raise ValueError(f"hook_params timeout must be a positive number of seconds, not {timeout!r}.")
+    pair = isinstance(timeout, tuple | list) and len(timeout) == 2
+    if timeout is not None and not all(_is_number(t) and t > 0 for t in (timeout if pair else [timeout])):
+        raise ValueError("hook_params timeout must be a positive number of seconds (or a (connect, read) pair of "
+                         f"them), not {timeout!r}.")
+    for name in ("retry_backoff_s", "retry_backoff_max_s"):
+        value = op.hook_params.get(name)
+        if value is not None and (not _is_number(value) or value < 0):
+            raise ValueError(f"hook_params {name} must be a number of seconds of at least 0, not {value!r}.")
+    version = op.hook_params.get("api_version")
+    if version is not None and str(version).lower() not in ("v3", "v2"):
+        raise ValueError(f"hook_params api_version must be 'v3' or 'v2', not {version!r}.")
+    for name, value in [*((k, op.hook_params.get(k)) for k in ("compress", "debug")),
+                        *((k, getattr(op, k, False)) for k in _FLAGS)]:
+        if value is not None and not isinstance(value, bool):
+            raise ValueError(f"{name} must be True or False, not {value!r}.")
+    if op.invalid_field_policy not in ("reject", "drop"):
+        raise ValueError(f"invalid_field_policy must be 'reject' or 'drop', not {op.invalid_field_policy!r}.")
+    for name in ("rejected_rows_columns", "event_id_columns"):
+        columns = getattr(op, name)
+        if columns is not None and (not isinstance(columns, list | tuple)
+                                    or not all(isinstance(c, str) and c for c in columns)):
+            raise ValueError(f"{name} must be a column name or a list of column names, not {columns!r}.")
     retries = op.hook_params.get("max_retries")
     if retries is not None and (not isinstance(retries, int) or isinstance(retries, bool) or retries < 0):
         raise ValueError(f"hook_params max_retries must be a whole number of at least 0, not {retries!r}.")

@@ -171,7 +171,7 @@ class SnapCapiRowsOperator(BaseOperator):
         self.field_mapping, self.event_name, self.action_source = field_mapping, event_name, action_source
         self.snap_capi_conn_id, self.pixel_id, self.snap_app_id = snap_capi_conn_id, pixel_id, snap_app_id
         self.default_phone_region, self.timezone = default_phone_region, timezone
-        self.event_id_columns = event_id_columns
+        self.event_id_columns = [event_id_columns] if isinstance(event_id_columns, str) else event_id_columns
         self.max_event_age_days, self.max_future_skew_s = max_event_age_days, max_future_skew_s
         self.invalid_field_policy, self.hash_madid = invalid_field_policy, hash_madid
         self.dedupe_event_ids = dedupe_event_ids
@@ -214,7 +214,7 @@ class SnapCapiRowsOperator(BaseOperator):
             timezone=self.timezone,
             max_event_age_days=self.max_event_age_days,
             max_future_skew_s=self.max_future_skew_s,
-            event_id_columns=tuple(self.event_id_columns or ()),
+            event_id_columns=_columns(self.event_id_columns),
             invalid_field_policy=self.invalid_field_policy,
             hash_madid=self.hash_madid,
         )
@@ -244,7 +244,7 @@ class SnapCapiRowsOperator(BaseOperator):
 
     @property
     def sink_columns(self) -> tuple[str, ...]:
-        return tuple(self.rejected_rows_columns or ())
+        return _columns(self.rejected_rows_columns)
 
     # ---------------------------------------------------------------------------------- execute
 
@@ -318,6 +318,11 @@ class SnapCapiRowsOperator(BaseOperator):
 
     def _problem(self, report: Any, result: Mapping[str, Any]) -> str | None:
         raise NotImplementedError
+
+
+def _columns(columns: str | Sequence[str] | None) -> tuple[str, ...]:
+    """Column names: one string (also once rendered from a template) is one column, not its letters."""
+    return (columns,) if isinstance(columns, str) else tuple(columns or ())
 
 
 class SnapCapiSendEventsOperator(SnapCapiRowsOperator):

@@ -39,6 +39,22 @@ ROWS = [{"email": "a@example.com"}]
     ({"hook_params": {"concurrency": 0}}, "concurrency"),
     ({"hook_params": {"concurrency": 1000}}, "concurrency"),
     ({"hook_params": {"timout": 5}}, "Unknown hook_params"),
+    ({"hook_params": {"timeout": math.nan}}, "timeout"),
+    ({"hook_params": {"timeout": "30"}}, "timeout"),
+    ({"hook_params": {"timeout": (0, 5)}}, "timeout"),
+    ({"hook_params": {"timeout": (5, -1)}}, "timeout"),
+    ({"hook_params": {"timeout": (1, 2, 3)}}, "timeout"),
+    ({"hook_params": {"retry_backoff_s": -1}}, "retry_backoff_s"),
+    ({"hook_params": {"retry_backoff_max_s": math.nan}}, "retry_backoff_max_s"),
+    ({"hook_params": {"api_version": "v4"}}, "api_version"),
+    ({"hook_params": {"compress": "yes"}}, "compress"),
+    ({"hook_params": {"debug": "no"}}, "debug"),
+    ({"fail_on_empty": "no"}, "fail_on_empty"),
+    ({"dedupe_event_ids": 0}, "dedupe_event_ids"),
+    ({"invalid_field_policy": "ignore"}, "invalid_field_policy"),
+    ({"rejected_rows_columns": 5}, "rejected_rows_columns"),
+    ({"rejected_rows_columns": ["order_id", 1]}, "rejected_rows_columns"),
+    ({"event_id_columns": [""]}, "event_id_columns"),
 ])
 @pytest.mark.parametrize("operator", [SnapCapiSendEventsOperator, SnapCapiValidateOperator])
 def test_out_of_range_arguments_fail_at_construction(operator, kwargs, message):
@@ -59,9 +75,19 @@ def test_rejected_rows_columns_as_one_string_is_one_column():
     assert op.sink_columns == ("order_id",)
 
 
+def test_event_id_columns_as_one_string_is_one_column_too():
+    op = SnapCapiSendEventsOperator(task_id="t", data=ROWS, event_id_columns="order_id")
+    assert op.event_options().event_id_columns == ("order_id",)  # not ('o', 'r', 'd', ...)
+    op.event_id_columns = "order_id"  # as a template may render it
+    assert op.event_options().event_id_columns == ("order_id",)
+
+
 def test_in_range_arguments_are_accepted():
     SnapCapiSendEventsOperator(task_id="t", data=ROWS, chunk_rows=1, batch_size=2000, max_rejected_ratio=1,
                                hook_params={"timeout": 0.5, "max_retries": 0, "concurrency": 256})
+    SnapCapiValidateOperator(task_id="t", data=ROWS, event_id_columns=("order_id", "line"), fail_on_empty=True,
+                             hook_params={"timeout": (2, 30.0), "retry_backoff_s": 0, "api_version": "V2",
+                                          "compress": True, "debug": None})
 
 
 @pytest.mark.parametrize("spec", [
