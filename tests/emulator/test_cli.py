@@ -93,3 +93,11 @@ def _check_cli_reset(proc: subprocess.Popen, port: int) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_cli_refuses_a_non_loopback_host_with_the_default_token(capsys) -> None:
+    from snap_capi_provider.emulator.cli import main
+
+    assert main(["--host", "0.0.0.0", "--port", "0"]) == 2
+    assert "default token" in capsys.readouterr().err
+    assert main(["--host", "0.0.0.0", "--port", "0", "--token", "test-token"]) == 2  # named, still the default
