@@ -166,6 +166,18 @@ def test_trigger_reports_a_refused_token_at_once(monkeypatch, emulator):
     assert "tok-WRONG-55443322" not in json.dumps(payload)
 
 
+@pytest.mark.parametrize(("token", "message"), [("tok-SECRET-55443322\n", "whitespace"),
+                                              ("tok-SECRET\x0055443322", "control character"),
+                                              ("tok-SECRET-55443322\u0101", "outside Latin-1")])
+def test_trigger_reports_a_malformed_token_at_once_without_a_request(monkeypatch, emulator, token, message):
+    """The connection changed after the sensor deferred: the triggerer refuses it, it does not poll on."""
+    started = time.monotonic()
+    payload = first_event(emulator_trigger(monkeypatch, emulator, token=token, timeout=30))
+    assert time.monotonic() - started < 5 and emulator.requests == []
+    assert payload["status"] == "error" and message in payload["message"]
+    assert "55443322" not in json.dumps(payload)
+
+
 # ------------------------------------------------------------------------ hook_params and old classpath
 
 
