@@ -13,7 +13,7 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,7 @@ from snap_capi_provider.core.readiness import IDENTIFIER_KEYS, Readiness, identi
 from snap_capi_provider.core.sources import UNREADABLE
 
 InvalidFieldPolicy = Literal["reject", "drop"]
+INVALID_FIELD_POLICIES: tuple[str, ...] = get_args(InvalidFieldPolicy)
 # Fields whose bad value always rejects the row: without them there is no event.
 _EVENT_LEVEL = frozenset({"event_name", "event_time", "action_source", "event_id"})
 # Fields whose values arrive in a mapped column as structured values, not text.
@@ -66,7 +67,7 @@ class EventOptions:
     clock: Callable[[], float] = time.time
 
     def __post_init__(self) -> None:
-        if self.invalid_field_policy not in ("reject", "drop"):
+        if self.invalid_field_policy not in INVALID_FIELD_POLICIES:
             raise ConfigError("invalid_field_policy must be 'reject' or 'drop', "
                               f"not {self.invalid_field_policy!r}.")
         if not self.max_event_age_days > 0 or not self.max_future_skew_s >= 0:

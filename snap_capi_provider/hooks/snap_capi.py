@@ -38,6 +38,7 @@ from snap_capi_provider.core.report import SendReport
 from snap_capi_provider.core.sources import iter_chunks
 from snap_capi_provider.core.urls import check_https_or_loopback, safe_url
 from snap_capi_provider.core.validation import ValidationReport, validate_rows
+from snap_capi_provider.core.wire import API_VERSIONS
 
 log = logging.getLogger(__name__)
 OAUTH_FIELDS = ("client_id", "client_secret", "refresh_token")
@@ -390,7 +391,7 @@ def read_settings(conn: Any, conn_id: str, *, api_version: str | None = None,
     token_url = check_https_or_loopback(str(option("token_url") or DEFAULT_TOKEN_URL), "token URL")
     host = _with_port(conn.host or DEFAULT_BASE_URL, conn.port)
     version = str(api_version or option("api_version") or "v3").lower()
-    if version not in ("v3", "v2"):
+    if version not in API_VERSIONS:
         raise SnapCapiError(f"Connection {conn_id!r}: api_version must be 'v3' or 'v2', not {version!r}.")
     if debug is None:
         flag = extra.get("debug")

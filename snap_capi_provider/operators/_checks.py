@@ -6,6 +6,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from snap_capi_provider.core.events import INVALID_FIELD_POLICIES
+from snap_capi_provider.core.wire import API_VERSIONS
+
 MAX_EVENTS_PER_REQUEST = 2000
 _POSITIVE_INTS = ("chunk_rows", "batch_size", "max_batch_bytes", "prepare_processes", "shard_count")
 _RATIOS = ("max_rejected_ratio", "min_match_ready_ratio")
@@ -46,13 +49,13 @@ def check_arguments(op: Any) -> None:
         if value is not None and (not _is_number(value) or value < 0):
             raise ValueError(f"hook_params {name} must be a number of seconds of at least 0, not {value!r}.")
     version = op.hook_params.get("api_version")
-    if version is not None and str(version).lower() not in ("v3", "v2"):
+    if version is not None and str(version).lower() not in API_VERSIONS:
         raise ValueError(f"hook_params api_version must be 'v3' or 'v2', not {version!r}.")
     for name, value in [*((k, op.hook_params.get(k)) for k in ("compress", "debug")),
                         *((k, getattr(op, k, False)) for k in _FLAGS)]:
         if value is not None and not isinstance(value, bool):
             raise ValueError(f"{name} must be True or False, not {value!r}.")
-    if op.invalid_field_policy not in ("reject", "drop"):
+    if op.invalid_field_policy not in INVALID_FIELD_POLICIES:
         raise ValueError(f"invalid_field_policy must be 'reject' or 'drop', not {op.invalid_field_policy!r}.")
     for name in ("rejected_rows_columns", "event_id_columns"):
         columns = getattr(op, name)
