@@ -47,7 +47,7 @@ NEGATIVE_STATUSES = frozenset({"INVALID", "FAILED", "PARTIAL"})
 UNCONFIRMED = "unconfirmed_response"
 
 
-@dataclass
+@dataclass(slots=True)
 class BatchItem:
     """One serialized event and the input row it came from."""
 

@@ -10,6 +10,7 @@ delivered are failed, and an exception carries the report as ``exc.snap_capi_rep
 from __future__ import annotations
 
 import gc
+import itertools
 import logging
 import threading
 import time
@@ -297,17 +298,19 @@ class _Run:
         for code, count in prepared.warnings.items():
             self.report.warn(code, count)
         self.report.readiness.merge(prepared.readiness)
-        for asset_id, group in prepared.groups.items():
-            rows, payloads, event_ids, masks = group
-            fresh = (self.seen_ids.setdefault(asset_id, EventIdSet()).add_new(event_ids).tolist()
-                     if self.delivery.dedupe_event_ids else None)
-            for i, row in enumerate(rows):
-                if fresh is not None and not fresh[i]:
-                    self._reject(row, "duplicate_event_id", extras)
-                else:
-                    self._add(asset_id, BatchItem(row, payloads[i], extras.get(row) if extras else None,
-                                                  masks[i]))
-                done.add(row)
+        for asset_id, (rows, payloads, event_ids, masks) in prepared.groups.items():
+            if self.delivery.dedupe_event_ids:
+                fresh = self.seen_ids.setdefault(asset_id, EventIdSet()).add_new(event_ids)
+                if not fresh.all():
+                    keep = fresh.tolist()
+                    for row, kept in zip(rows, keep, strict=True):
+                        if not kept:
+                            self._reject(row, "duplicate_event_id", extras)
+                            done.add(row)
+                    rows, payloads, masks = ([value for value, kept in zip(values, keep, strict=True) if kept]
+                                             for values in (rows, payloads, masks))
+            found = map(extras.get, rows) if extras else itertools.repeat(None)
+            self._add_all(asset_id, list(map(BatchItem, rows, payloads, found, masks)), done)
         self.unaccounted.popleft()
 
     def _extras(self, frame: pd.DataFrame, numbers: list[int]) -> dict[int, dict[str, object]] | None:
@@ -319,17 +322,29 @@ class _Run:
 
     # ------------------------------------------------------------------------------- batching
 
-    def _add(self, asset_id: str, item: BatchItem) -> None:
-        if len(item.payload) + 16 > self.delivery.max_batch_bytes:
-            self._reject(item.row, "event_too_large", None, item.extra)
-            return
-        items, size = self.open_batches.get(asset_id, ([], 16))
-        if items and (len(items) >= self.delivery.batch_size
-                      or size + len(item.payload) + 1 > self.delivery.max_batch_bytes):
-            self._flush(asset_id)
-            items, size = [], 16
-        items.append(item)
-        self.open_batches[asset_id] = (items, size + len(item.payload) + 1)
+    def _add_all(self, asset_id: str, items: list[BatchItem], done: set[int]) -> None:
+        """Append ``items`` to the asset's open batch, flushing it whenever it is full; each row is
+        marked ``done`` once it sits in a batch (or is rejected)."""
+        max_bytes, batch_size = self.delivery.max_batch_bytes, self.delivery.batch_size
+        batch, size = self.open_batches.get(asset_id, ([], 16))
+        self.open_batches[asset_id] = (batch, size)  # the live list: an interruption finds its items
+        for item in items:
+            length = len(item.payload) + 1
+            if length + 15 > max_bytes:
+                self._reject(item.row, "event_too_large", None, item.extra)
+                done.add(item.row)
+                continue
+            if batch and (len(batch) >= batch_size or size + length > max_bytes):
+                self._flush(asset_id)
+                batch, size = [], 16
+                self.open_batches[asset_id] = (batch, size)
+            batch.append(item)
+            done.add(item.row)
+            size += length
+        if batch:
+            self.open_batches[asset_id] = (batch, size)
+        elif self.open_batches.get(asset_id, (None,))[0] is batch:
+            del self.open_batches[asset_id]
 
     def _flush(self, asset_id: str) -> None:
         # The batch stays in open_batches until it is in flight: an exception raised while waiting for
