@@ -328,7 +328,9 @@ def _hash_columns(plain: dict[str, list[object]]) -> dict[str, list[str | None]]
 def hash_values(values: Sequence[object]) -> list[str | None]:
     distinct = dict.fromkeys(values)
     distinct.pop(None, None)
-    digest_of = {value: _sha256(value) for value in distinct}
+    sha256 = hashlib.sha256
+    digest_of = {value: sha256(value.encode()).hexdigest() if type(value) is str and len(value) != 64
+                 else _sha256(value) for value in distinct}
     return list(map(digest_of.get, values))
 
 
