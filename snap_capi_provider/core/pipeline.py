@@ -207,7 +207,7 @@ class _Run:
                     continue
                 else:
                     pending.append((frame, numbers, workers.submit(*self._prepare_call(frame, numbers))))
-                while pending and (len(pending) > processes or pending[0][2] is None):
+                while pending and (len(pending) > 2 * processes or pending[0][2] is None):
                     yield self._ready(pending.popleft())
                 if self.stop.is_set():
                     break
