@@ -328,7 +328,7 @@ def _hash_columns(plain: dict[str, list[object]]) -> dict[str, list[str | None]]
 def hash_values(values: Sequence[object]) -> list[str | None]:
     distinct = dict.fromkeys(values)
     distinct.pop(None, None)
-    sha256 = hashlib.sha256
+    sha256 = hashlib.sha256  # inline for text that cannot be a digest already: the hot case, no call
     digest_of = {value: sha256(value.encode()).hexdigest() if type(value) is str and len(value) != 64
                  else _sha256(value) for value in distinct}
     return list(map(digest_of.get, values))
@@ -342,10 +342,7 @@ def digests_of(chunk: EventChunk, key: str) -> list[str | None]:
 
 
 def _sha256(value: object) -> str:
-    text = value if type(value) is str else str(value)
-    if len(text) == 64 and rules.is_prehashed(text):
-        return text.lower()
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return rules.sha256_hex(value if type(value) is str else str(value))
 
 
 def _check_events(plain: dict[str, list[object]], n: int, reasons: list[str | None],

@@ -435,11 +435,7 @@ def _apply(rule: Rule, value: object, ctx: Hashable, with_context: bool,
            max_length: int) -> tuple[object, str | None, str | None]:
     try:
         if type(value) is str:
-            # Printable ASCII that fits needs neither NFC nor the control-character scan.
-            if value.isascii() and len(value) <= max_length and value.isprintable():
-                text = value.strip() or None
-            else:
-                text = clean_text(value, max_length)
+            text = clean_text(value, max_length)
         else:
             text = cell_text(value, rule, ctx)
         if text is None:

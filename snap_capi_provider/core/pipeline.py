@@ -329,8 +329,8 @@ class _Run:
         batch, size = self.open_batches.get(asset_id, ([], 16))
         self.open_batches[asset_id] = (batch, size)  # the live list: an interruption finds its items
         for item in items:
-            length = len(item.payload) + 1
-            if length + 15 > max_bytes:
+            length = len(item.payload) + 1  # with its comma
+            if len(item.payload) + 16 > max_bytes:
                 self._reject(item.row, "event_too_large", None, item.extra)
                 done.add(item.row)
                 continue
@@ -343,7 +343,7 @@ class _Run:
             size += length
         if batch:
             self.open_batches[asset_id] = (batch, size)
-        elif self.open_batches.get(asset_id, (None,))[0] is batch:
+        else:  # nothing was added to a batch that was empty
             del self.open_batches[asset_id]
 
     def _flush(self, asset_id: str) -> None:

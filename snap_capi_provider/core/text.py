@@ -63,6 +63,8 @@ def accepts(*, numbers: bool = False, dates: bool = False, max_length: int = DEF
 
 def clean_text(value: str, max_length: int = DEFAULT_MAX_LENGTH) -> str | None:
     """Trimmed NFC text; ``None`` for empty. Rejects lone surrogates, control characters, overlong text."""
+    if value.isascii() and len(value) <= max_length and value.isprintable():  # the common case, in C
+        return value.strip() or None
     if len(value) > 4 * max_length + 64:  # before NFC, so a huge cell costs nothing
         raise InvalidValue("value_too_long")
     if not value.isascii():
