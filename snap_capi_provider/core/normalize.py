@@ -65,6 +65,11 @@ _EMAIL_ATOM = r"[\w!#$%&'*+/=?^`{|}~-]+"
 _EMAIL_LABEL = r"[^\W_](?:(?:[^\W_]|-){0,61}[^\W_])?"
 EMAIL = re.compile(rf"(?P<local>{_EMAIL_ATOM}(?:\.{_EMAIL_ATOM})*)@(?P<domain>(?:{_EMAIL_LABEL}\.)+"
                    r"(?:[^\W\d_]{2,63}|xn--[a-z0-9-]{1,59}))")
+# The same pattern for ASCII text (most addresses), with \w and [^\W_] spelled out as ASCII
+# classes: about three times faster than the Unicode-aware classes, and the same matches on ASCII.
+_ASCII_LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+ASCII_EMAIL = re.compile(rf"(?P<local>{_EMAIL_ATOM}(?:\.{_EMAIL_ATOM})*)@(?P<domain>(?:{_ASCII_LABEL}\.)+"
+                         r"(?:[a-zA-Z]{2,63}|xn--[a-z0-9-]{1,59}))", re.ASCII)
 _DISPLAY_NAME = re.compile(r"[^<>]*<\s*([^<>\s]+)\s*>")
 MAX_EMAIL_LENGTH = 254
 
@@ -88,7 +93,7 @@ def email(text: str) -> str:
     if len(value) > MAX_EMAIL_LENGTH:
         raise InvalidValue("invalid_email")
     value = value.lower()
-    match = EMAIL.fullmatch(value)
+    match = (ASCII_EMAIL if value.isascii() else EMAIL).fullmatch(value)
     if match is None or len(match.group("local")) > 64:
         raise InvalidValue("invalid_email")
     return value
@@ -229,6 +234,8 @@ def _native_amount(number: int | float) -> tuple[object, str | None, None]:
     checks of :func:`amount` on the float's ``repr``, which reads back as the same float)."""
     if number != number:  # NaN: absent
         return None, None, None
+    if 0 <= number <= MAX_AMOUNT:  # the common case: what amount(repr(x)) returns, without Decimal
+        return float(number), None, None
     if isinstance(number, float) and (number in (math.inf, -math.inf)):
         return None, "invalid_number", None
     if abs(number) >= 10**40 and (isinstance(number, int) or number.is_integer()):

@@ -86,3 +86,15 @@ def test_to_text_never_raises_anything_but_invalid_value(value):
         n.to_text(value)
     except n.InvalidValue as exc:
         assert exc.reason in REASONS
+
+
+emailish = st.text(alphabet="abcXYZ019_-.+@!#$%&'*/=?^`{|}~ <>:", max_size=40)
+
+
+@SETTINGS
+@given(st.one_of(emailish, st.text(alphabet=st.characters(max_codepoint=127), max_size=40),
+                 st.from_regex(r"[a-z0-9._+-]{1,12}@(?:[a-z0-9-]{1,8}\.){1,3}(?:[a-z]{2,6}|xn--[a-z0-9-]{1,8})",
+                               fullmatch=True)))
+def test_ascii_email_pattern_matches_exactly_what_the_unicode_pattern_matches(text):
+    fast, generic = n.ASCII_EMAIL.fullmatch(text), n.EMAIL.fullmatch(text)
+    assert (fast and fast.groupdict()) == (generic and generic.groupdict())
