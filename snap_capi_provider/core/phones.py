@@ -30,7 +30,7 @@ _SEPARATORS = str.maketrans({c: " " for c in "-.()/\u00a0\u2007\u202f\u2010\u201
                              "\uff0d\uff08\uff09\uff0e\uff0f\u3000[]"})
 _ALLOWED = re.compile(r"\+?[\d ]+")
 _SIMPLE = re.compile(r"\+?[0-9 ().\-/]+")
-_DROP_SEPARATORS = str.maketrans("", "", " ().-/+")
+_SEPARATOR_BYTES = b" ().-/+"
 _EXTENSION = re.compile(r"(?:\s*[;,]?\s*(?:ext(?:ension)?\.?|extn|x|#|ramal|poste|durchwahl|доб\.?)\s*[:=.]?\s*"
                         r"\d{1,7}#?|;ext=\d{1,7})$", re.IGNORECASE)
 _TRUNK_AFTER_CC = re.compile(r"^(\+\s*\d{1,3})\s*\(\s*0\s*\)")
@@ -45,7 +45,7 @@ def clean_phone(text: str) -> tuple[bool, str]:
     ``00`` (or ``＋``) makes the number international. Letters and other symbols are refused.
     """
     if text.isascii() and _SIMPLE.fullmatch(text) and "(0" not in text:  # the common shapes: no regex rewriting
-        digits = text.translate(_DROP_SEPARATORS)
+        digits = text.encode().translate(None, _SEPARATOR_BYTES).decode()  # ~4x str.translate
         international = text.startswith("+")
         if not international and digits.startswith("00"):
             international, digits = True, digits[2:]
@@ -123,14 +123,13 @@ def _read_phone(text: str, region: object, default_region: str | None,
     """The reading order of :func:`phone`, with its two lookups (fast, or ``phonenumbers`` alone) given."""
     if is_prehashed(text):
         return text.lower()
-    region, default_region = _unpack(region, default_region)
     is_international, digits = clean_phone(text)
     if is_international:
         found = international(digits)
         if found is None:
             raise InvalidValue("invalid_phone")
         return found
-    regions = _regions(region, default_region)
+    regions = _regions(*_unpack(region, default_region))
     for candidate in regions:
         found = national(digits, candidate)
         if found is not None:
@@ -266,12 +265,16 @@ def _valid_for_cc(cc: int, nsn: str) -> bool:
     return False
 
 
+_CALLING_CODES = {str(cc): cc for cc in phonenumbers.COUNTRY_CODE_TO_REGION_CODE}
+
+
 def _extract_cc(number: str) -> tuple[int, str]:
     if not number or number[0] == "0":
         return 0, number
     for size in (1, 2, 3):
-        if len(number) >= size and int(number[:size]) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
-            return int(number[:size]), number[size:]
+        cc = _CALLING_CODES.get(number[:size]) if len(number) >= size else None
+        if cc is not None:
+            return cc, number[size:]
     return 0, number
 
 
