@@ -385,18 +385,36 @@ def _one_safe_key_type(raw: list[object]) -> bool:
 def _normalize_distinct(raw: list[object], rule: Rule, notes: dict[str, int] | None,
                         context: list[Hashable] | None) -> tuple[list[object], list[str | None]]:
     """:func:`normalize_column` for a column of one hashable type: the rule runs once per distinct
-    (value, context) and the per-row work is dictionary look-ups done in C (``map``), not a Python loop."""
+    (value, context) and the per-row work is dictionary look-ups done in C (``map``), not a Python loop.
+
+    Rows are grouped by context first (a few countries), so within a group the values key the look-ups
+    by themselves: a (value, context) tuple per row would be built and hashed several times."""
+    if context is None:
+        return _normalize_one_context(raw, rule, notes, None, False)
+    if len(context) != len(raw):
+        raise ValueError("context must have one entry per value")
+    groups: dict[Hashable, list[int]] = {}
+    for i, ctx in enumerate(context):
+        groups.setdefault(ctx, []).append(i)
+    if len(groups) <= 1:
+        return _normalize_one_context(raw, rule, notes, context[0] if context else None, True)
+    out: list[object] = [None] * len(raw)
+    errors: list[str | None] = [None] * len(raw)
+    for ctx, rows in groups.items():
+        values, refused = _normalize_one_context([raw[i] for i in rows], rule, notes, ctx, True)
+        for i, value in zip(rows, values, strict=True):
+            out[i] = value
+        if refused.count(None) != len(refused):
+            for i, error in zip(rows, refused, strict=True):
+                errors[i] = error
+    return out, errors
+
+
+def _normalize_one_context(raw: list[object], rule: Rule, notes: dict[str, int] | None, ctx: Hashable,
+                           with_context: bool) -> tuple[list[object], list[str | None]]:
     max_length = getattr(rule, "max_length", DEFAULT_MAX_LENGTH)
-    with_context = context is not None
-    if with_context:
-        if len(context) != len(raw):
-            raise ValueError("context must have one entry per value")
-        keys: list[object] = list(zip(raw, context, strict=True))
-        distinct = dict.fromkeys(key for key in dict.fromkeys(keys) if key[0] is not None)
-    else:
-        keys = raw
-        distinct = dict.fromkeys(raw)
-        distinct.pop(None, None)
+    distinct = dict.fromkeys(raw)
+    distinct.pop(None, None)
     normalized: dict[object, object] = {}
     refused: dict[object, str] = {}
     noted: dict[object, str] = {}
@@ -405,11 +423,11 @@ def _normalize_distinct(raw: list[object], rule: Rule, notes: dict[str, int] | N
     memo = _MEMOS.get(rule) if type(first) is str else None  # text only: 1 and 1.0 would share a key
     if memo is not None and len(memo) > MEMO_SIZE:
         memo.clear()
-    for key in distinct:
-        value, ctx = key if with_context else (key, None)
+    for value in distinct:
         if native is not None and type(value) in (int, float):
             result, error, note = native(value)
         elif memo is not None:
+            key = (value, ctx) if with_context else value
             hit = memo.get(key)
             if hit is None:
                 hit = memo[key] = _apply(rule, value, ctx, with_context, max_length)
@@ -417,16 +435,16 @@ def _normalize_distinct(raw: list[object], rule: Rule, notes: dict[str, int] | N
         else:
             result, error, note = _apply(rule, value, ctx, with_context, max_length)
         if result is not None:
-            normalized[key] = result
+            normalized[value] = result
         elif error is not None:
-            refused[key] = error
+            refused[value] = error
         elif note is not None:
-            noted[key] = note
-    out = list(map(normalized.get, keys))
-    errors = list(map(refused.get, keys)) if refused else [None] * len(raw)
+            noted[value] = note
+    out = list(map(normalized.get, raw))
+    errors = list(map(refused.get, raw)) if refused else [None] * len(raw)
     if noted and notes is not None:
-        for key in keys:
-            note = noted.get(key)
+        for value in raw:
+            note = noted.get(value)
             if note is not None:
                 notes[note] = notes.get(note, 0) + 1
     return out, errors
