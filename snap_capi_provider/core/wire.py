@@ -39,11 +39,18 @@ def payloads_v3(chunk: EventChunk, also_hashed: frozenset[str] = frozenset()) ->
         hashed = snap_field.hashed or key in also_hashed
         source = digests_of(chunk, key) if hashed else plain
         parts[snap_field.location].append(_fragments(key, source, snap_field.as_list, bad, hashed))
-    root, user, custom = (_joined(parts[where], len(chunk), bad) for where in ("root", "user_data", "custom_data"))
-    return [None if r is None or u is None or c is None
-            else (b'{%s,"user_data":{%s},"custom_data":{%s}}' % (r, u, c) if c
-                  else b'{%s,"user_data":{%s}}' % (r, u))
-            for r, u, c in zip(root, user, custom, strict=True)]
+    # One pass over every event's fragments, sliced into its three objects (absent values are None).
+    columns = parts["root"] + parts["user_data"] + parts["custom_data"]
+    r, u = len(parts["root"]), len(parts["root"]) + len(parts["user_data"])
+    join = b",".join
+    out: list[bytes | None] = []
+    for row in zip(*columns, strict=True):
+        root, user, custom = join(filter(None, row[:r])), join(filter(None, row[r:u])), join(filter(None, row[u:]))
+        out.append(b'{%s,"user_data":{%s},"custom_data":{%s}}' % (root, user, custom) if custom
+                   else b'{%s,"user_data":{%s}}' % (root, user))
+    for i in bad:
+        out[i] = None
+    return out
 
 
 def payloads_v2(chunk: EventChunk, asset: dict[str, str]) -> list[bytes | None]:
