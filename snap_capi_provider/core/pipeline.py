@@ -44,6 +44,9 @@ INTERRUPTED = "not_sent_interrupted"
 MAX_WARNING_KEYS = 50
 """Distinct Snap warning messages a report counts; the rest are counted under :data:`OTHER_WARNINGS`."""
 OTHER_WARNINGS = "snap_warning: other"
+
+_ENVELOPE_BYTES = 16
+"""Bytes a batch counts before its first event: room for ``encode_body``'s envelope (``{"data":[...]}``)."""
 STOP_GRACE_S = 3.0
 """How long a stopped run waits for the requests already in flight to settle. Airflow's supervisor
 sends SIGKILL 5 s after its SIGTERM (``kill(escalation_delay=5.0)``): the report and the rejected-rows
@@ -326,21 +329,21 @@ class _Run:
         """Append ``items`` to the asset's open batch, flushing it whenever it is full; each row is
         marked ``done`` once it sits in a batch (or is rejected)."""
         max_bytes, batch_size = self.delivery.max_batch_bytes, self.delivery.batch_size
-        batch, size = self.open_batches.get(asset_id, ([], 16))
+        batch, size = self.open_batches.get(asset_id, ([], _ENVELOPE_BYTES))
         self.open_batches[asset_id] = (batch, size)  # the live list: an interruption finds its items
         for item in items:
-            length = len(item.payload) + 1  # with its comma
-            if len(item.payload) + 16 > max_bytes:
+            payload_bytes = len(item.payload)
+            if _ENVELOPE_BYTES + payload_bytes > max_bytes:  # too large even alone in a batch
                 self._reject(item.row, "event_too_large", None, item.extra)
                 done.add(item.row)
                 continue
-            if batch and (len(batch) >= batch_size or size + length > max_bytes):
+            if batch and (len(batch) >= batch_size or size + payload_bytes + 1 > max_bytes):
                 self._flush(asset_id)
-                batch, size = [], 16
+                batch, size = [], _ENVELOPE_BYTES
                 self.open_batches[asset_id] = (batch, size)
             batch.append(item)
             done.add(item.row)
-            size += length
+            size += payload_bytes + 1  # with its comma
         if batch:
             self.open_batches[asset_id] = (batch, size)
         else:  # nothing was added to a batch that was empty
@@ -468,10 +471,13 @@ def _gc_paused_iter(chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
     source = iter(chunks)
     while True:
         with _gc_paused():
-            frame = next(source, None)
-        if frame is None:
+            frame = next(source, _END)
+        if frame is _END:
             return
         yield frame
+
+
+_END = object()
 
 
 @contextmanager

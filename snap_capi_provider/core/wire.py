@@ -41,11 +41,13 @@ def payloads_v3(chunk: EventChunk, also_hashed: frozenset[str] = frozenset()) ->
         parts[snap_field.location].append(_fragments(key, source, snap_field.as_list, bad, hashed))
     # One pass over every event's fragments, sliced into its three objects (absent values are None).
     columns = parts["root"] + parts["user_data"] + parts["custom_data"]
-    r, u = len(parts["root"]), len(parts["root"]) + len(parts["user_data"])
+    root_end = len(parts["root"])
+    user_end = root_end + len(parts["user_data"])
     join = b",".join
     out: list[bytes | None] = []
     for row in zip(*columns, strict=True):
-        root, user, custom = join(filter(None, row[:r])), join(filter(None, row[r:u])), join(filter(None, row[u:]))
+        root = join(filter(None, row[:root_end]))
+        user, custom = join(filter(None, row[root_end:user_end])), join(filter(None, row[user_end:]))
         out.append(b'{%s,"user_data":{%s},"custom_data":{%s}}' % (root, user, custom) if custom
                    else b'{%s,"user_data":{%s}}' % (root, user))
     for i in bad:
