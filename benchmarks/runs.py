@@ -97,7 +97,7 @@ def run_split(url: str, n: str) -> dict:
     """Each stage of the send path timed on its own, one process: read (rows to chunks), normalize + hash
     (build_events), encode (JSON), HTTP (the whole send minus the rest)."""
     from snap_capi_provider.core.events import EventOptions, build_events, resolve_mapping
-    from snap_capi_provider.core.pipeline import _gc_paused
+    from snap_capi_provider.core.prepare import gc_paused
     from snap_capi_provider.core.sources import iter_chunks
     from snap_capi_provider.core.wire import payloads_v3
 
@@ -110,7 +110,7 @@ def run_split(url: str, n: str) -> dict:
     mapping = resolve_mapping(list(chunks[0].columns), MAPPING)
     normalize = encode = 0.0
     for chunk in chunks:
-        with _gc_paused():
+        with gc_paused():
             mark = clock()
             events = build_events(chunk, mapping, options).events
             normalize += clock() - mark

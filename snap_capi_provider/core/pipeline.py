@@ -9,7 +9,6 @@ delivered are failed, and an exception carries the report as ``exc.snap_capi_rep
 
 from __future__ import annotations
 
-import gc
 import itertools
 import logging
 import threading
@@ -17,7 +16,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -28,7 +26,15 @@ from snap_capi_provider.core.delivery import BatchItem, BatchOutcome, deliver
 from snap_capi_provider.core.events import EventOptions, MappingError, resolve_mapping
 from snap_capi_provider.core.fields import resolve as resolve_field
 from snap_capi_provider.core.pacing import EventIdSet, PacedClient, Progress, RateLimiter
-from snap_capi_provider.core.prepare import Prepared, Shard, prepare_chunk, process_pool
+from snap_capi_provider.core.prepare import (
+    PackedFrame,
+    Prepared,
+    Shard,
+    gc_paused,
+    prepare_chunk,
+    prepare_packed,
+    process_pool,
+)
 from snap_capi_provider.core.report import SendReport
 
 log = logging.getLogger(__name__)
@@ -205,7 +211,7 @@ class _Run:
                 if self.stop.is_set() or self.aborted:
                     pending.append((frame, numbers, None))
                 elif workers is None:
-                    with _gc_paused():
+                    with gc_paused():
                         yield frame, numbers, self._prepare_here(frame, numbers)
                     continue
                 else:
@@ -242,13 +248,16 @@ class _Run:
         return frame, numbers
 
     def _prepare_call(self, frame: pd.DataFrame, numbers: list[int]) -> tuple[Any, ...]:
-        frame = self._with_mapped_columns(frame)
-        return (prepare_chunk, frame, self.mapping, self.options, numbers, self.client.api_version,
+        """A worker's call: only the columns preparing reads, packed to pickle fast."""
+        assert self.mapping is not None
+        packed = PackedFrame.of(self._with_mapped_columns(frame),
+                                [*self.mapping.values(), *self.options.event_id_columns])
+        return (prepare_packed, packed, self.mapping, self.options, numbers, self.client.api_version,
                 self.assets)
 
     def _prepare_here(self, frame: pd.DataFrame, numbers: list[int]) -> Prepared:
-        call = self._prepare_call(frame, numbers)
-        return call[0](*call[1:])
+        return prepare_chunk(self._with_mapped_columns(frame), self.mapping, self.options, numbers,
+                             self.client.api_version, self.assets)
 
     def _with_mapped_columns(self, frame: pd.DataFrame) -> pd.DataFrame:
         # A later chunk of dict rows may lack a column that no row of it has: its values are absent.
@@ -470,7 +479,7 @@ def _gc_paused_iter(chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
     cell, which would trigger collections that rescan everything alive (a quarter of a SQL run's time)."""
     source = iter(chunks)
     while True:
-        with _gc_paused():
+        with gc_paused():
             frame = next(source, _END)
         if frame is _END:
             return
@@ -480,14 +489,3 @@ def _gc_paused_iter(chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
 _END = object()
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Preparing a chunk allocates many small objects that all live until the chunk is sent: the
-    cyclic garbage collector would rescan them (and the input) over and over for nothing."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()

@@ -1,0 +1,61 @@
+"""The packed form a chunk travels in to a worker process gives back the same values of the same types."""
+
+import datetime as dt
+import decimal
+import pickle
+
+import pandas as pd
+import pyarrow as pa
+
+from snap_capi_provider.core.prepare import PackedFrame
+from snap_capi_provider.core.sources.memory import UNREADABLE, frame_from_records
+
+
+def round_trip(frame: pd.DataFrame, needed) -> pd.DataFrame:
+    packed = PackedFrame.of(frame, needed)
+    back = pickle.loads(pickle.dumps(packed))
+    return back.frame() if isinstance(back, PackedFrame) else back
+
+
+class Text(str):
+    pass
+
+
+def test_every_kind_of_value_comes_back_as_it_was():
+    columns = {
+        "email": ["a@b.co", None, "Zoë@Example.com", ""],
+        "phone": ["+1 415 555 0100", 4155550100, 4.5, None],
+        "odd_text": [Text("x"), "y", None, "z"],
+        "surrogate": ["\ud800", "ok", None, "fine"],
+        "bytes": [b"raw", "text", None, "x"],
+        "when": [dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc), pd.Timestamp("2026-01-02"), None, "2026"],
+        "amount": [decimal.Decimal("1.10"), 1, True, float("nan")],
+        "ids": [["a", "b"], None, [], ["c"]],
+    }
+    frame = frame_from_records([{key: values[i] for key, values in columns.items()} for i in range(4)])
+    frame.attrs[UNREADABLE] = {2: "unreadable_row"}
+    back = round_trip(frame, list(columns))
+    assert list(back.columns) == list(columns) and len(back) == 4
+    assert back.attrs == {UNREADABLE: {2: "unreadable_row"}}
+    for key, values in columns.items():
+        got = back[key].tolist()
+        assert [type(value) for value in got] == [type(value) for value in frame[key].tolist()]
+        assert [repr(value) for value in got] == [repr(value) for value in frame[key].tolist()]
+
+
+def test_text_columns_travel_as_arrow_and_only_the_needed_columns_travel():
+    frame = frame_from_records([{"email": "a@b.co", "unused": "x" * 100, "n": 1}] * 3)
+    packed = PackedFrame.of(frame, ["email", "n", "absent"])
+    assert packed.names == ("email", "n")
+    assert isinstance(packed.columns[0], pa.StringArray) and packed.columns[1] == [1, 1, 1]
+
+
+def test_repeated_column_names_travel_as_the_frame_itself():
+    frame = pd.DataFrame([[1, 2]], columns=["a", "a"], dtype=object)
+    assert PackedFrame.of(frame, ["a"]) is frame
+
+
+def test_an_empty_chunk_packs():
+    frame = frame_from_records([], ["email"])
+    back = round_trip(frame, ["email"])
+    assert list(back.columns) == ["email"] and len(back) == 0
