@@ -6,6 +6,7 @@ import pickle
 
 import pandas as pd
 import pyarrow as pa
+import pytest
 
 from snap_capi_provider.core.prepare import PackedFrame
 from snap_capi_provider.core.sources.memory import UNREADABLE, frame_from_records
@@ -37,7 +38,7 @@ def test_every_kind_of_value_comes_back_as_it_was():
     back = round_trip(frame, list(columns))
     assert list(back.columns) == list(columns) and len(back) == 4
     assert back.attrs == {UNREADABLE: {2: "unreadable_row"}}
-    for key, values in columns.items():
+    for key in columns:
         got = back[key].tolist()
         assert [type(value) for value in got] == [type(value) for value in frame[key].tolist()]
         assert [repr(value) for value in got] == [repr(value) for value in frame[key].tolist()]
@@ -59,3 +60,18 @@ def test_an_empty_chunk_packs():
     frame = frame_from_records([], ["email"])
     back = round_trip(frame, ["email"])
     assert list(back.columns) == ["email"] and len(back) == 0
+
+
+def test_a_list_of_rows_chunks_the_same_whatever_its_items():
+    from snap_capi_provider.core.sources.memory import InputError, iter_chunks
+
+    rows = [{"a": i, "b": str(i)} for i in range(10)]
+    ragged = [*rows[:4], {"a": 4}, {1: "x", "a": 5, "b": "5"}, *rows[6:]]
+    mixed = [*rows[:3], pd.DataFrame({"a": [100], "b": ["100"]}, dtype=object), *rows[3:]]
+    assert [frame.to_dict("records") for frame in iter_chunks(rows, 4)] == [rows[:4], rows[4:8], rows[8:]]
+    records = [record for frame in iter_chunks(ragged, 4) for record in frame.to_dict("records")]
+    assert records[4] == {"a": 4, "b": None, "1": None} and records[5] == {"a": 5, "b": "5", "1": "x"}
+    records = [record for frame in iter_chunks(mixed, 4) for record in frame.to_dict("records")]
+    assert [record["a"] for record in records] == [0, 1, 2, 100, *range(3, 10)]
+    with pytest.raises(InputError, match="row 10 is a str"):
+        list(iter_chunks([*rows, "oops"], 4))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 DEFAULT_CHUNK_ROWS = 20_000
@@ -38,8 +40,21 @@ def iter_chunks(data: Any, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[pd.
     if not isinstance(data, Iterable):
         raise InputError(f"data must be a DataFrame or a list of dicts, not {type(data).__name__}.")
     columns = _union_of_keys(data) if isinstance(data, Sequence) else None
+    if type(data) is list:  # the common case: slices of dict rows, without a step per row
+        for start in range(0, len(data), chunk_rows):
+            part = data[start:start + chunk_rows]
+            if all(type(item) is dict for item in part):
+                yield frame_from_records(part, columns)
+            else:
+                yield from _frames_of_items(part, start, columns, chunk_rows)
+        return
+    yield from _frames_of_items(data, 0, columns, chunk_rows)
+
+
+def _frames_of_items(items: Iterable[Any], first_position: int, columns: list[str] | None,
+                     chunk_rows: int) -> Iterator[pd.DataFrame]:
     batch: list[Mapping[str, Any]] = []
-    for position, item in enumerate(data):
+    for position, item in enumerate(items, first_position):
         if type(item) is dict:  # the common case, without the slower ABC checks below
             batch.append(item)
             if len(batch) >= chunk_rows:
@@ -75,6 +90,12 @@ def _slices(frame: pd.DataFrame, chunk_rows: int) -> Iterator[pd.DataFrame]:
 
 def frame_from_records(records: Sequence[Mapping[Any, Any]], columns: Sequence[str] | None = None) -> pd.DataFrame:
     """An ``object``-column DataFrame from dict rows; keys are read as text (``{1: "x"}`` is column ``"1"``)."""
+    if columns is not None and len(columns) > 1 and all(
+            type(record) is dict and len(record) == len(columns) for record in records):
+        try:  # every row has exactly these keys: one C-level pass per row, then a transpose
+            return _frame_from_tuples(list(map(itemgetter(*columns), records)), columns)
+        except KeyError:  # some row lacks a column, or names one with a key that is not text
+            pass
     keys = dict.fromkeys(itertools.chain.from_iterable(records))
     if any(type(key) is not str for key in keys):
         records = [{str(key): value for key, value in record.items()} for record in records]
@@ -88,6 +109,13 @@ def frame_from_records(records: Sequence[Mapping[Any, Any]], columns: Sequence[s
     else:
         series = {column: pd.Series([record.get(column) for record in records], dtype=object) for column in columns}
     return pd.DataFrame(series, index=range(len(records)))
+
+
+def _frame_from_tuples(rows: list[tuple[Any, ...]], columns: Sequence[str]) -> pd.DataFrame:
+    block = np.empty((len(columns), len(rows)), dtype=object)
+    for i, values in enumerate(zip(*rows, strict=True)):
+        block[i] = np.fromiter(values, dtype=object, count=len(rows))  # lists stay one value each
+    return pd.DataFrame(block.T, columns=list(columns), index=range(len(rows)), dtype=object, copy=False)
 
 
 def frame_from_columns(columns: Mapping[Any, Any]) -> pd.DataFrame:
