@@ -20,10 +20,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from benchmarks.data import MAPPING, iter_rows
+from snap_capi_provider.core import pipeline
 from snap_capi_provider.core.client import SnapCapiClient
 from snap_capi_provider.core.delivery import BatchOutcome
 from snap_capi_provider.core.events import EventOptions
 from snap_capi_provider.core.pipeline import Assets, DeliveryOptions, send_rows
+from snap_capi_provider.core.prepare import Shard, shard_of
 from snap_capi_provider.core.sources import (
     FileSource,
     InputError,
@@ -154,6 +156,27 @@ def test_a_broken_json_line_is_a_row_level_rejection(tmp_path):
     assert (report["rows"], report["accepted"]) == (4, 2)
     assert report["rejections"]["by_reason"] == {"unreadable_json_line": 2}
     assert [example["row"] for example in report["rejections"]["examples"]] == [1, 2]
+
+
+@pytest.mark.parametrize("options", [{"delivery": DeliveryOptions(prepare_processes=2)},
+                                     {"shard": Shard(index=0, count=2, key="email")}],
+                         ids=["cut-for-workers", "sharded"])
+def test_broken_json_lines_stay_on_their_own_rows_when_a_chunk_is_cut_or_sharded(tmp_path, monkeypatch, options):
+    monkeypatch.setattr(pipeline, "WORKER_CHUNK_ROWS", 3)
+    lines = [f'{{"email": "p{i}@example.com", "timestamp": 1790000000}}' for i in range(10)]
+    lines[4] = lines[7] = "{not json"
+    path = tmp_path / "rows.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    _, report = sent(iter_file_chunks(FileSource.local(str(path))), mapping=None, event_options=SIGN_UP, **options)
+    broken = {4, 7} if "delivery" in options else {4, 7} & set(_rows_of_shard(lines, options["shard"]))
+    assert report["rejections"]["by_reason"] == ({"unreadable_json_line": len(broken)} if broken else {})
+    assert {example["row"] for example in report["rejections"]["examples"]} == broken
+    assert report["accepted"] == report["rows"] - len(broken)
+
+
+def _rows_of_shard(lines: list[str], shard: Shard) -> list[int]:
+    emails = [json.loads(line)["email"] if line.startswith('{"') else None for line in lines]
+    return [i for i, email in enumerate(emails) if shard_of(email, shard.count) == shard.index]
 
 
 def test_file_format_by_extension_or_override():
