@@ -200,6 +200,8 @@ def build_events(frame: pd.DataFrame, mapping: Mapping[str, str], options: Event
 
     def reject(errors: Sequence[str | None], snap_field: SnapField, values: Sequence[object]) -> None:
         readiness.note_field(snap_field.key, errors, values)
+        if not any(errors):  # the common case: every value of the column accepted
+            return
         drop = options.invalid_field_policy == "drop" and snap_field.key not in _EVENT_LEVEL
         for i, error in enumerate(errors):
             if error is None:
@@ -266,17 +268,20 @@ def build_events(frame: pd.DataFrame, mapping: Mapping[str, str], options: Event
 
 def _fill_constant(plain: dict[str, list[object]], key: str, constant: str | None, n: int,
                    reasons: list[str | None], rule: Callable[[str], str]) -> None:
-    values = plain.get(key) or [None] * n
+    values = plain.get(key)
     if constant is not None:
         try:
             default = rule(constant)
         except rules.InvalidValue as exc:
             raise MappingError(f"{key}={constant!r} is not accepted by Snap ({exc.reason}).") from None
-        values = [default if value is None else value for value in values]
+        values = [default] * n if values is None else [default if value is None else value for value in values]
+    values = values or [None] * n
+    plain[key] = values
+    if None not in values:
+        return
     for i, value in enumerate(values):
         if value is None and reasons[i] is None:
             reasons[i] = f"missing_{key}"
-    plain[key] = values
 
 
 def _event_times(values: list[object] | None, options: EventOptions, n: int,

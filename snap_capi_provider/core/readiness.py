@@ -88,9 +88,11 @@ class Readiness:
     def note_field(self, key: str, errors: Sequence[str | None], values: Sequence[object]) -> None:
         if key not in IDENTIFIER_KEYS:
             return
+        if not any(errors):  # the common case: only the empty values are None
+            self.empty[key] += values.count(None) if isinstance(values, list) else sum(v is None for v in values)
+            return
         reasons = Counter(error for error in errors if error is not None)
-        if reasons:
-            self.invalid.setdefault(key, Counter()).update(reasons)
+        self.invalid.setdefault(key, Counter()).update(reasons)
         self.empty[key] += sum(1 for value, error in zip(values, errors, strict=True)
                                if value is None and error is None)
 

@@ -158,6 +158,17 @@ def test_country_names_english_official_and_native(raw, expected):
     assert n.country(raw) == expected
 
 
+def test_codes_and_english_names_do_not_load_the_translated_names():
+    from snap_capi_provider.core import places
+
+    places.country.cache_clear()
+    places._translated_country_names.cache_clear()
+    assert [n.country(raw) for raw in ("US", "usa", "Germany", "United Kingdom", "fra")] == ["us", "us", "de", "gb",
+                                                                                             "fr"]
+    assert places._translated_country_names.cache_info().currsize == 0
+    assert n.country("Allemagne") == "de" and n.country("中国") == "cn"
+
+
 @pytest.mark.parametrize("bad", ["Atlantis", "zz", "xx", "Europe"])
 def test_unknown_country_rejected(bad):
     with pytest.raises(n.InvalidValue, match="invalid_country"):

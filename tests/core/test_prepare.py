@@ -75,3 +75,18 @@ def test_a_list_of_rows_chunks_the_same_whatever_its_items():
     assert [record["a"] for record in records] == [0, 1, 2, 100, *range(3, 10)]
     with pytest.raises(InputError, match="row 10 is a str"):
         list(iter_chunks([*rows, "oops"], 4))
+
+
+def test_workers_are_forked_from_the_task_process_only_while_no_other_thread_runs():
+    import threading
+
+    from snap_capi_provider.core import prepare
+
+    release = threading.Event()
+    thread = threading.Thread(target=release.wait)
+    thread.start()
+    try:
+        assert not prepare._only_thread()  # an HTTP thread, say: its locks would be copied mid-use
+    finally:
+        release.set()
+        thread.join()

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from benchmarks.data import MAPPING, iter_rows
-from snap_capi_provider.core import pipeline
+from snap_capi_provider.core import pipeline, prepare
 from snap_capi_provider.core.client import SnapCapiClient
 from snap_capi_provider.core.delivery import BatchOutcome
 from snap_capi_provider.core.events import EventOptions
@@ -240,7 +240,10 @@ def _timestamp(value) -> dt.datetime:
     return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def test_worker_processes_prepare_the_same_events_in_input_order(reference):
+@pytest.mark.parametrize("forked", [True, False], ids=["forked-from-the-task", "from-the-fork-server"])
+def test_worker_processes_prepare_the_same_events_in_input_order(reference, monkeypatch, forked):
+    # Workers fork from the task process only while it has no other thread; both ways are checked.
+    monkeypatch.setattr(prepare, "_only_thread", lambda: forked)
     data, _, _ = reference
     assert_same(reference, iter_chunks(data, CHUNK), delivery=DeliveryOptions(prepare_processes=2))
 
