@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import multiprocessing
+import signal
 import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -208,7 +209,8 @@ def process_pool(processes: int) -> Iterator[ProcessPoolExecutor | None]:
         yield None
         return
     if _only_thread():
-        pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"), initializer=gc.freeze)
+        pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"),
+                                   initializer=_forked_worker_started)
         pool.submit(int).result()  # forks every worker now, while no other thread runs
     else:
         pool = ProcessPoolExecutor(processes, mp_context=_worker_context())
@@ -216,6 +218,13 @@ def process_pool(processes: int) -> Iterator[ProcessPoolExecutor | None]:
         yield pool
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _forked_worker_started() -> None:
+    # The task's SIGTERM handler (Airflow's, which reports to the supervisor) is not the worker's; the
+    # objects shared with the task are left out of the collector's scans, so their pages stay shared.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    gc.freeze()
 
 
 def _only_thread() -> bool:

@@ -61,8 +61,27 @@ def test_sql_on_an_airflow_sqlite_connection_streams_in_chunks(snap_conn, tmp_pa
     assert len(snap_conn.accepted_count_by_event_id(PIXEL)) == 2500
 
 
+@pytest.mark.parametrize("forked", [True, False], ids=["forked-from-the-task", "from-the-fork-server"])
+def test_sql_with_worker_processes_sends_every_row_once(snap_conn, tmp_path, monkeypatch, forked):
+    from snap_capi_provider.core import prepare
+
+    monkeypatch.setattr(prepare, "_only_thread", lambda: forked)
+    sqlite_warehouse(tmp_path, monkeypatch, make_rows(2500))
+    dag_run = run_dag(one_task_dag(f"sql_workers_{forked}", sql="SELECT * FROM purchases", sql_conn_id="warehouse",
+                                   chunk_rows=400, prepare_processes=2))
+    assert task_state(dag_run, "send") == "success"
+    report = xcom(dag_run, "send")
+    assert (report["rows"], report["accepted"], report["prepare_processes"]) == (2500, 2500, 2)
+    assert sorted(snap_conn.accepted_count_by_event_id(PIXEL).values()) == [1] * 2500
+
+
 @pytest.mark.skipif(find_bin_dir() is None, reason="PostgreSQL server binaries not installed")
-def test_sql_on_a_postgres_connection(snap_conn, monkeypatch):
+@pytest.mark.parametrize("processes", [1, 2])
+def test_sql_on_a_postgres_connection(snap_conn, monkeypatch, processes):
+    from snap_capi_provider.core import prepare
+
+    # Workers forked while the server-side cursor is open: they must leave the task's connection alone.
+    monkeypatch.setattr(prepare, "_only_thread", lambda: True)
     rows = make_rows(1200)
     with pg_server() as server:
         conn = server.connect()
@@ -75,9 +94,10 @@ def test_sql_on_a_postgres_connection(snap_conn, monkeypatch):
         monkeypatch.setenv("AIRFLOW_CONN_PG_WAREHOUSE", json.dumps(server.conn_json()))
         dag_run = run_dag(one_task_dag(
             "sql_postgres", sql="SELECT * FROM purchases WHERE updated_at < '{{ data_interval_end }}'",
-            sql_conn_id="pg_warehouse", chunk_rows=500))
+            sql_conn_id="pg_warehouse", chunk_rows=500, prepare_processes=processes))
     assert task_state(dag_run, "send") == "success"
     assert xcom(dag_run, "send")["accepted"] == 1200
+    assert sorted(snap_conn.accepted_count_by_event_id(PIXEL).values()) == [1] * 1200
     assert len(snap_conn.accepted_count_by_event_id(PIXEL)) == 1200
 
 
