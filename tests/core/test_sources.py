@@ -179,6 +179,32 @@ def _rows_of_shard(lines: list[str], shard: Shard) -> list[int]:
     return [i for i, email in enumerate(emails) if shard_of(email, shard.count) == shard.index]
 
 
+@pytest.mark.parametrize(("name", "content", "cause"), [
+    ("rows.parquet", b"not a parquet file", "ArrowInvalid"),
+    ("rows.csv.gz", gzip.compress(b"email\n" + b"p@example.com\n".join(b"%d" % i for i in range(999)))[:200],
+     "EOFError"),
+    ("rows.csv", b'email,phone\na@example.com,"+1 201 555 0100\n', "ParserError"),
+])
+def test_an_unreadable_file_is_a_clear_error_naming_the_file(tmp_path, name, content, cause):
+    path = tmp_path / name
+    path.write_bytes(content)
+    source = FileSource.local(str(path))
+    with pytest.raises(InputError, match=f"Cannot read .*{name} as .* after 0 rows: {cause}") as raised:
+        source.row_count()
+        list(iter_file_chunks(source))
+    assert type(raised.value.__cause__).__name__ == cause
+    assert "a@example.com" not in str(raised.value) and "201" not in str(raised.value)
+
+
+def test_a_file_that_breaks_after_some_rows_says_how_many_were_read(tmp_path):
+    path = tmp_path / "rows.csv.gz"
+    body = b"email\n" + b"".join(b"p%d@example.com\n" % i for i in range(20000))
+    path.write_bytes(gzip.compress(body)[:-400])
+    with pytest.raises(InputError, match=r"after \d+ rows") as raised:
+        list(iter_file_chunks(FileSource.local(str(path)), chunk_rows=1000))
+    assert int(str(raised.value).split("after ")[1].split(" rows")[0]) >= 1000
+
+
 def test_file_format_by_extension_or_override():
     assert file_format_for("s3://b/day/part-0.parquet") == "parquet"
     assert file_format_for("x.ndjson") == file_format_for("x.json.gz") == "jsonl"

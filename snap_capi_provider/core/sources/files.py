@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import gzip
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
@@ -65,12 +66,40 @@ class FileSource:
             return None
         import pyarrow.parquet as pq
 
-        with self.open() as stream:
-            return pq.ParquetFile(stream).metadata.num_rows
+        try:
+            with self.open() as stream:
+                return pq.ParquetFile(stream).metadata.num_rows
+        except _READ_ERRORS as exc:
+            raise _unreadable(self, exc, 0) from exc
 
 
 def iter_file_chunks(source: FileSource, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[pd.DataFrame]:
-    """Yield the file's rows as ``object``-column DataFrames of at most ``chunk_rows`` rows."""
+    """Yield the file's rows as ``object``-column DataFrames of at most ``chunk_rows`` rows.
+
+    A file that cannot be read (not Parquet, a truncated ``.gz``, a CSV quote never closed) raises
+    InputError naming the file and how many of its rows were read, the reader's error as its cause.
+    """
+    rows_read = 0
+    try:
+        for frame in _file_chunks(source, chunk_rows):
+            rows_read += len(frame)
+            yield frame
+    except _READ_ERRORS as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise _unreadable(source, exc, rows_read) from exc
+
+
+_READ_ERRORS = (OSError, EOFError, ValueError, zlib.error)  # pyarrow's and pandas' errors are ValueErrors
+
+
+def _unreadable(source: FileSource, exc: BaseException, rows_read: int) -> InputError:
+    reason = (str(exc).strip().splitlines() or [""])[0][:200]
+    return InputError(f"Cannot read {source.name} as {source.file_format} after {rows_read} rows: "
+                      f"{type(exc).__name__}: {reason}")
+
+
+def _file_chunks(source: FileSource, chunk_rows: int) -> Iterator[pd.DataFrame]:
     with source.open() as raw:
         stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if source.name.lower().endswith(".gz") else raw
         if source.file_format == "parquet":

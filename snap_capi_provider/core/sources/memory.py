@@ -16,7 +16,7 @@ UNREADABLE = "snap_capi_unreadable"
 
 
 class InputError(ValueError):
-    """The input is not rows: raised before anything is sent, with a clear message."""
+    """The input is not rows, or a file of them cannot be read: a clear message, never a library's error."""
 
 
 def iter_chunks(data: Any, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[pd.DataFrame]:
