@@ -228,7 +228,8 @@ def _forked_worker_started() -> None:
 
 
 def _only_thread() -> bool:
-    return sys.platform == "linux" and threading.active_count() == 1
+    # Before 3.10.5 a fork pool started its workers on demand, later, when the HTTP threads run.
+    return sys.platform == "linux" and sys.version_info >= (3, 10, 5) and threading.active_count() == 1
 
 
 def _worker_context() -> multiprocessing.context.BaseContext:
