@@ -213,7 +213,7 @@ def amount(text: str) -> float:
     value = _non_negative_decimal(text, "invalid_value")
     if not math.isfinite(float(value)) or value > MAX_AMOUNT:
         raise InvalidValue("invalid_value")  # no purchase is worth a trillion: a misread column (ids, cents)
-    return float(value)
+    return float(value) + 0.0  # -0 is 0: no "-0.0" on the wire
 
 
 def _non_negative_decimal(text: str, reason: str) -> decimal.Decimal:
@@ -235,7 +235,7 @@ def _native_amount(number: int | float) -> tuple[object, str | None, None]:
     if number != number:  # NaN: absent
         return None, None, None
     if 0 <= number <= MAX_AMOUNT:  # the common case: what amount(repr(x)) returns, without Decimal
-        return float(number), None, None
+        return float(number) + 0.0, None, None
     if isinstance(number, float) and (number in (math.inf, -math.inf)):
         return None, "invalid_number", None
     if abs(number) >= 10**40 and (isinstance(number, int) or number.is_integer()):

@@ -143,7 +143,7 @@ def country(text: str) -> str:
 # ------------------------------------------------------------------------------------------ zip codes
 
 US_ZIP = re.compile(r"(\d{5})(?:-?\d{4})?")
-_ZIP = re.compile(r"[0-9a-z][0-9a-z-]{1,11}")
+_ZIP = re.compile(r"(?=[a-z-]*[0-9])[0-9a-z][0-9a-z-]{1,11}")  # every postcode has a digit: "null", "none" are no zip
 # Countries whose postcodes are all digits of one length, so an integer that lost leading zeros is padded.
 _ZIP_DIGITS = {"us": 5, "de": 5, "fr": 5, "it": 5, "es": 5, "mx": 5, "fi": 5, "my": 5, None: 5}
 

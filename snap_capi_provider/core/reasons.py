@@ -33,7 +33,7 @@ REASONS: dict[str, str] = {
                                 "time, 'now'): send year, month and day.",
     "ambiguous_date_of_birth": "A two-digit year: send four digits, e.g. 12/26/1997.",
     "date_of_birth_in_future": "A date of birth later than today.",
-    "invalid_zip": "Not a zip or postal code (for US rows: 5 digits, optionally +4).",
+    "invalid_zip": "Not a zip or postal code (US: 5 digits, optionally +4; a placeholder such as `NULL` has no digit).",
     "invalid_country": "Not a known country name or ISO 3166-1 code.",
     "invalid_madid": "Not a mobile advertising id: send the IDFA / GAID UUID.",
     "invalid_ip_address": "Not a valid IPv4 or IPv6 address.",

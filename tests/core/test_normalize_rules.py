@@ -110,6 +110,19 @@ def test_zip_rejects_bools_and_non_zips():
         "invalid_value_type", "invalid_zip", "invalid_zip"]
 
 
+def test_a_zip_without_a_digit_is_a_placeholder_not_a_postcode():
+    cells = ["NULL", "None", "nan", "unknown", "n-a", "SW1A 1AA", "D02 X285", "00-950"]
+    values, errors = n.normalize_column(cells, n.zip_code, ["gb"] * len(cells))
+    assert errors == ["invalid_zip"] * 5 + [None] * 3
+    assert values[5:] == ["sw1a1aa", "d02x285", "00-950"]
+
+
+@pytest.mark.parametrize("cell", ["-0", "-0.00", -0.0, 0, "0"])
+def test_a_zero_amount_is_never_negative_zero(cell):
+    values, errors = n.normalize_column([cell], n.amount)
+    assert errors == [None] and str(values[0]) == "0.0"
+
+
 # --- emails ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("raw", "expected"), [
