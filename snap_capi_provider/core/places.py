@@ -134,7 +134,8 @@ def country(text: str) -> str:
     if is_prehashed(text):
         return text.lower()
     key = text.lower() if len(text) == 2 else _key(text)  # two letters: a code (or 日本, 中国)
-    found = _country_names().get(key) or _translated_country_names().get(key)
+    # No country's name has a slash: "N/A" is a placeholder, not Namibia (NA).
+    found = None if "/" in text else _country_names().get(key) or _translated_country_names().get(key)
     if found is None:
         raise InvalidValue("invalid_country")
     return found

@@ -117,6 +117,11 @@ def test_a_zip_without_a_digit_is_a_placeholder_not_a_postcode():
     assert values[5:] == ["sw1a1aa", "d02x285", "00-950"]
 
 
+def test_n_slash_a_is_no_country_but_na_is_namibia():
+    assert n.normalize_column(["N/A", "n/a", "NA", "Namibia", "U.S.A."], n.country) == (
+        [None, None, "na", "na", "us"], ["invalid_country", "invalid_country", None, None, None])
+
+
 @pytest.mark.parametrize("cell", ["-0", "-0.00", -0.0, 0, "0"])
 def test_a_zero_amount_is_never_negative_zero(cell):
     values, errors = n.normalize_column([cell], n.amount)
