@@ -180,7 +180,8 @@ class _Run:
         self.pool = pool = ThreadPoolExecutor(self.delivery.concurrency, thread_name_prefix="snap-capi")
         try:
             for frame, numbers, prepared in self._prepared(chunks, field_mapping):
-                self._account(frame, numbers, prepared)
+                with gc_paused():  # the batch items made here live until sent: no rescans of them
+                    self._account(frame, numbers, prepared)
                 progress.maybe_log(self.report)
             for asset_id in list(self.open_batches):
                 self._flush(asset_id)
