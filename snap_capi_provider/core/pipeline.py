@@ -218,7 +218,8 @@ class _Run:
                     pending.append((frame, numbers, None))
                 elif workers is None:
                     with gc_paused():
-                        yield frame, numbers, self._prepare_here(frame, numbers)
+                        prepared = self._prepare_here(frame, numbers)
+                    yield frame, numbers, prepared  # accounted with the collector paused too (execute)
                     continue
                 else:
                     pending.append((frame, numbers, workers.submit(*self._prepare_call(frame, numbers))))

@@ -28,6 +28,7 @@ from snap_capi_provider.core.sources.memory import (
 )
 
 FILE_FORMATS = ("csv", "jsonl", "parquet")
+_READ_ERRORS = (OSError, EOFError, ValueError, zlib.error)  # pyarrow's and pandas' errors are ValueErrors
 _SUFFIXES = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
              ".parquet": "parquet", ".pq": "parquet"}
 
@@ -88,9 +89,6 @@ def iter_file_chunks(source: FileSource, chunk_rows: int = DEFAULT_CHUNK_ROWS) -
         if isinstance(exc, InputError):
             raise
         raise _unreadable(source, exc, rows_read) from exc
-
-
-_READ_ERRORS = (OSError, EOFError, ValueError, zlib.error)  # pyarrow's and pandas' errors are ValueErrors
 
 
 def _unreadable(source: FileSource, exc: BaseException, rows_read: int) -> InputError:
