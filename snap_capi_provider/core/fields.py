@@ -111,7 +111,7 @@ FIELDS: tuple[SnapField, ...] = (
               aliases=("state", "province", "hashed_state_sha"), v2_key="hashed_state_sha", v2_hashed=True,
               v2_soundex_key="hashed_state_sdx", description="State or province, two-letter code.",
               accepted=(("California", "ca"), ("Québec", "qc"), ("Bayern", "de", "by")),
-              rejected=(([], "invalid_value_type"),)),
+              rejected=(("N/A", "invalid_state"), ([], "invalid_value_type"))),
     SnapField("zp", "user_data", rules.zip_code, hashed=True, as_list=True,
               aliases=("zip", "zip_code", "zipcode", "postal_code", "postcode", "hashed_zip"),
               v2_key="hashed_zip", v2_hashed=True, description="Zip or postal code.",

@@ -169,15 +169,20 @@ _IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-
 
 @accepts(max_length=100)
 def ip_address(text: str) -> str:
-    """A valid IPv4 or IPv6 address in its canonical (RFC 5952) form; IPv4-mapped as ``::ffff:1.2.3.4``."""
+    """A valid IPv4 or IPv6 address in its canonical (RFC 5952) form; IPv4-mapped as ``::ffff:1.2.3.4``.
+
+    An IPv6 zone (``fe80::1%eth0``) names an interface of the machine that logged the address, nothing
+    Snap can read: the address is sent without it."""
     if _IPV4.fullmatch(text):
         return text
     value = text[1:-1] if text.startswith("[") and text.endswith("]") else text
     try:
         address = ipaddress.ip_address(value)
+        if isinstance(address, ipaddress.IPv6Address) and address.scope_id is not None:
+            address = ipaddress.IPv6Address(value.partition("%")[0])
     except ValueError:
         raise InvalidValue("invalid_ip_address") from None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None and not address.scope_id:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return f"::ffff:{address.ipv4_mapped}"
     return str(address)
 

@@ -62,7 +62,8 @@ def state(text: str, country_code: object = None) -> str | None:
     """State or province: its code, lower case (``California`` -> ``ca``, ``Québec`` -> ``qc``).
 
     ``country_code`` (the row's country, any case) picks the country's subdivisions; without it US and
-    Canadian names are mapped. A name that is no known subdivision is kept as its letters.
+    Canadian names are mapped. A name that is no known subdivision is kept as its letters, but an export's
+    placeholder for no value (``N/A``, ``NULL``, ``unknown``) is ``invalid_state``, never hashed as a state.
     """
     if is_prehashed(text):
         return text.lower()
@@ -70,13 +71,19 @@ def state(text: str, country_code: object = None) -> str | None:
     if not letters:
         return None
     country = country_code.upper() if isinstance(country_code, str) and len(country_code) == 2 else None
-    if country in STATE_COUNTRIES:
-        found = _state_table(country).get(letters)
-        if found is not None:
-            return found
-    if country in (None, "US", "CA"):
-        return _north_america().get(letters, letters)
+    found = _state_table(country).get(letters) if country in STATE_COUNTRIES else None
+    if found is None and country in (None, "US", "CA"):
+        found = _north_america().get(letters)
+    if found is not None:
+        return found
+    if text.lower() in STATE_PLACEHOLDERS:
+        raise InvalidValue("invalid_state")
     return letters
+
+
+STATE_PLACEHOLDERS = frozenset({"n/a", "#n/a", "n.a.", "null", "(null)", "<null>", "none", "nan", "nil", "unknown",
+                                "undefined", "not applicable", "not available"})
+"""Cells that stand for no value: no subdivision is called that, and their letters would be hashed as one."""
 
 
 # ------------------------------------------------------------------------------------------ countries

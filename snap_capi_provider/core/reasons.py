@@ -34,6 +34,8 @@ REASONS: dict[str, str] = {
     "ambiguous_date_of_birth": "A two-digit year: send four digits, e.g. 12/26/1997.",
     "date_of_birth_in_future": "A date of birth later than today.",
     "invalid_zip": "Not a zip or postal code (US: 5 digits, optionally +4; a placeholder such as `NULL` has no digit).",
+    "invalid_state": "A placeholder for no value (`N/A`, `NULL`, `unknown`) where a state is expected: leave the "
+                     "cell empty.",
     "invalid_country": "Not a known country name or ISO 3166-1 code.",
     "invalid_madid": "Not a mobile advertising id: send the IDFA / GAID UUID.",
     "invalid_ip_address": "Not a valid IPv4 or IPv6 address.",

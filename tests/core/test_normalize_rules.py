@@ -233,6 +233,22 @@ def test_ip_rfc5952(raw, expected):
     assert n.ip_address(raw) == expected
 
 
+@pytest.mark.parametrize(("raw", "expected"), [("fe80::1%eth0", "fe80::1"), ("[FE80::0:1%en0]", "fe80::1"),
+                                               ("::ffff:1.2.3.4%25", "::ffff:1.2.3.4")])
+def test_ip_zone_is_not_sent(raw, expected):
+    assert n.ip_address(raw) == expected
+
+
+@pytest.mark.parametrize("placeholder", ["N/A", "n/a", "#N/A", "NULL", "(null)", "None", "unknown", "Not applicable"])
+@pytest.mark.parametrize("country", [None, "us", "ca", "de", "ng"])
+def test_state_placeholder_is_invalid_never_hashed(placeholder, country):
+    assert n.normalize_column([placeholder], n.state, [country]) == ([None], ["invalid_state"])
+
+
+def test_state_names_that_look_like_placeholders_stay_states():
+    assert n.state("NA") == "na" and n.state("Nebraska") == "ne" and n.state("Bavaria", "de") == "bavaria"
+
+
 @pytest.mark.parametrize("bad", ["1.2.3", "01.2.3.4", "1.2.3.4:80", "::g", "localhost"])
 def test_ip_invalid(bad):
     with pytest.raises(n.InvalidValue, match="invalid_ip_address"):
