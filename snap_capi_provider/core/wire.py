@@ -27,29 +27,29 @@ def encode_v2(chunk: EventChunk, asset: dict[str, str]) -> list[dict[str, object
 def payloads_v3(chunk: EventChunk, also_hashed: frozenset[str] = frozenset()) -> list[bytes | None]:
     """Each event as v3 JSON: root fields, ``user_data`` (hashed fields as one-item lists), ``custom_data``.
 
-    Built column by column from JSON fragments, each distinct value encoded once, so no dict is made
-    per event. ``also_hashed`` names raw fields to send hashed anyway (``madid``, where Snap's docs are
-    ambiguous). An event with a value JSON cannot carry is ``None``.
+    Built column by column from JSON fragments, so no dict is made per event. ``also_hashed`` names raw
+    fields to send hashed anyway (``madid``, where Snap's docs are ambiguous). An event with a value JSON
+    cannot carry is ``None``.
     """
     bad: set[int] = set()
-    parts: dict[str, list[list[bytes | None]]] = {"root": [_fragments("event_id", chunk.event_ids, False, bad)],
-                                                  "user_data": [], "custom_data": []}
+    parts: dict[str, list[list[bytes]]] = {"root": [_fragments("event_id", chunk.event_ids, False, bad)],
+                                           "user_data": [], "custom_data": []}
     for key, plain in chunk.plain.items():
         snap_field = BY_KEY[key]
         hashed = snap_field.hashed or key in also_hashed
         source = digests_of(chunk, key) if hashed else plain
         parts[snap_field.location].append(_fragments(key, source, snap_field.as_list, bad, hashed))
-    # One pass over every event's fragments, sliced into its three objects (absent values are None).
+    # One pass over every event's fragments, sliced into its three objects; each fragment starts with
+    # its comma (absent values are empty), so an object is one join less its first byte.
     columns = parts["root"] + parts["user_data"] + parts["custom_data"]
     root_end = len(parts["root"])
     user_end = root_end + len(parts["user_data"])
-    join = b",".join
+    join = b"".join
     out: list[bytes | None] = []
     for row in zip(*columns, strict=True):
-        root = join(filter(None, row[:root_end]))
-        user, custom = join(filter(None, row[root_end:user_end])), join(filter(None, row[user_end:]))
-        out.append(b'{%s,"user_data":{%s},"custom_data":{%s}}' % (root, user, custom) if custom
-                   else b'{%s,"user_data":{%s}}' % (root, user))
+        root, user, custom = join(row[:root_end]), join(row[root_end:user_end]), join(row[user_end:])
+        out.append(b'{%s,"user_data":{%s},"custom_data":{%s}}' % (root[1:], user[1:], custom[1:]) if custom
+                   else b'{%s,"user_data":{%s}}' % (root[1:], user[1:]))
     for i in bad:
         out[i] = None
     return out
@@ -72,51 +72,43 @@ def payloads_v2(chunk: EventChunk, asset: dict[str, str]) -> list[bytes | None]:
             columns.append(_fragments(snap_field.v2_soundex_key, codes, False, bad))
     prefix = orjson.dumps(asset)[1:-1]
     integration = b'"integration":"snap-capi-provider"'
-    return [None if body is None else b"{%s,%s,%s}" % (prefix, body, integration)
-            for body in _joined(columns, len(chunk), bad)]
+    join = b"".join
+    out: list[bytes | None] = [b"{%s%s,%s}" % (prefix, join(row), integration) for row in zip(*columns, strict=True)]
+    for i in bad:
+        out[i] = None
+    return out
 
 
 def _fragments(key: str, values: list[object], as_list: bool, unencodable: set[int],
-               hex_digests: bool = False) -> list[bytes | None]:
-    """``"key":value`` for each value (``None`` where absent), each distinct value encoded once; the
-    positions of values JSON cannot carry are added to ``unencodable``."""
-    head = orjson.dumps(key) + (b":[" if as_list else b":")
+               hex_digests: bool = False) -> list[bytes]:
+    """``,"key":value`` for each value (empty where absent); the positions of values JSON cannot carry
+    are added to ``unencodable``.
+
+    Each value is encoded where it stands: for the columns that matter (ids, times, amounts, emails,
+    phones, nearly every value distinct) that is about twice as fast as encoding each distinct value once
+    and looking the others up."""
+    head = b"," + orjson.dumps(key) + (b":[" if as_list else b":")
     tail = b"]" if as_list else b""
-
-    def fragment(value: object) -> bytes | None:
-        try:
-            return head + orjson.dumps(value) + tail
-        except (orjson.JSONEncodeError, TypeError):
-            return None
-
-    try:
-        distinct = dict.fromkeys(values)
-    except TypeError:  # lists (content ids): encoded one by one
-        out = [None if value is None else fragment(value) for value in values]
-        unencodable.update(i for i, (value, frag) in enumerate(zip(values, out, strict=True))
-                           if frag is None and value is not None)
-        return out
-    distinct.pop(None, None)
-    if hex_digests:  # SHA-256 hex needs no JSON escaping
-        encoded = {value: b"".join((head, b'"', value.encode(), b'"', tail)) for value in distinct}
-        return list(map(encoded.get, values))
-    try:  # the common case in one comprehension; a value JSON cannot carry sends it the slow way
-        dumps = orjson.dumps
-        encoded: dict[object, bytes | None] = {value: head + dumps(value) + tail for value in distinct}
+    if hex_digests:  # SHA-256 hex needs no JSON escaping: one f-string and one encode a value
+        prefix, suffix = head.decode() + '"', '"' + tail.decode()
+        return [b"" if value is None else f"{prefix}{value}{suffix}".encode() for value in values]
+    dumps = orjson.dumps
+    try:  # the common case in one comprehension; a value JSON cannot carry sends the column the slow way
+        if as_list:
+            return [b"" if value is None else head + dumps(value) + tail for value in values]
+        return [b"" if value is None else head + dumps(value) for value in values]
     except (orjson.JSONEncodeError, TypeError):
-        encoded = {value: fragment(value) for value in distinct}
-    if None in encoded.values():
-        unencodable.update(i for i, value in enumerate(values) if value is not None and encoded[value] is None)
-    return list(map(encoded.get, values))
-
-
-def _joined(columns: list[list[bytes | None]], n: int, unencodable: set[int]) -> list[bytes | None]:
-    """Per event, its fragments joined by commas; ``None`` for an event holding an unencodable value."""
-    if not columns:
-        return [b""] * n
-    out: list[bytes | None] = [b",".join(filter(None, row)) for row in zip(*columns, strict=True)]
-    for i in unencodable:
-        out[i] = None
+        pass
+    out: list[bytes] = []
+    for i, value in enumerate(values):
+        if value is None:
+            out.append(b"")
+            continue
+        try:
+            out.append(head + dumps(value) + tail)
+        except (orjson.JSONEncodeError, TypeError):
+            unencodable.add(i)
+            out.append(b"")
     return out
 
 
