@@ -9,7 +9,9 @@ where Snap wants hashes) plus the rows it rejected with a reason. Encoders in
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import operator
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +25,7 @@ import phonenumbers
 from snap_capi_provider.core import fields as catalogue
 from snap_capi_provider.core import normalize as rules
 from snap_capi_provider.core.fields import BY_KEY, FIELDS, SnapField
-from snap_capi_provider.core.readiness import IDENTIFIER_KEYS, Readiness, identity_masks
+from snap_capi_provider.core.readiness import IDENTIFIER_KEYS, Readiness, identity_masks, present
 from snap_capi_provider.core.sources import UNREADABLE
 
 InvalidFieldPolicy = Literal["reject", "drop"]
@@ -354,18 +356,14 @@ def _check_events(plain: dict[str, list[object]], n: int, reasons: list[str | No
                   warnings: dict[str, int]) -> None:
     """Event-level rules: identity minimum, PURCHASE currency/value, WEB page URL (column-wise)."""
 
-    def present(key: str) -> np.ndarray:
-        values = plain.get(key)
-        if values is None:
-            return np.zeros(n, bool)
-        return np.fromiter((value is not None for value in values), bool, n)
+    def has(key: str) -> np.ndarray:
+        return present(plain.get(key), n)
 
-    identity = present("em") | present("ph") | present("madid") | (
-        present("client_ip_address") & present("client_user_agent"))
-    purchase = np.fromiter((name == "PURCHASE" for name in plain["event_name"]), bool, n)
-    no_currency, no_value = purchase & ~present("currency"), purchase & ~present("value")
-    web_without_url = np.fromiter((source == "WEB" for source in plain["action_source"]), bool, n) & ~present(
-        "event_source_url")
+    identity = has("em") | has("ph") | has("madid") | (has("client_ip_address") & has("client_user_agent"))
+    purchase = np.fromiter(map(operator.eq, plain["event_name"], itertools.repeat("PURCHASE")), bool, n)
+    no_currency, no_value = purchase & ~has("currency"), purchase & ~has("value")
+    web = np.fromiter(map(operator.eq, plain["action_source"], itertools.repeat("WEB")), bool, n)
+    web_without_url = web & ~has("event_source_url")
     for rule, reason in ((~identity, "insufficient_identity"), (no_currency, "purchase_missing_currency"),
                          (no_value, "purchase_missing_value")):
         for i in np.flatnonzero(rule).tolist():

@@ -12,6 +12,8 @@ the masks of the events Snap accepted (or, for validation and dry runs, the even
 
 from __future__ import annotations
 
+import itertools
+import operator
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -52,18 +54,26 @@ POOR_SHARE = 0.5
 """Below this share of events with an email or a phone, the task log warns."""
 
 
+def present(values: Sequence[object] | None, n: int) -> np.ndarray:
+    """Where ``values`` (``n`` of them, or None for an absent column) hold a value."""
+    if values is None:
+        return np.zeros(n, bool)
+    if None not in values:  # one C scan: the common case of a full column
+        return np.ones(n, bool)
+    return np.fromiter(map(operator.is_not, values, itertools.repeat(None)), bool, n)
+
+
 def identity_masks(plain: Mapping[str, Sequence[object]], n: int) -> np.ndarray:
     """One bit mask per event: bit ``i`` set when the event carries ``GROUPS[i]``."""
-    present = {key: np.fromiter((value is not None for value in plain[key]), bool, n)
-               for key in IDENTIFIER_KEYS if key in plain}
+    present_of = {key: present(plain[key], n) for key in IDENTIFIER_KEYS if key in plain}
     none = np.zeros(n, bool)
     masks = np.zeros(n, np.int64)
     for bit, group in enumerate(GROUPS):
         has = np.ones(n, bool)
         for key in group.all_of:
-            has &= present.get(key, none)
+            has &= present_of.get(key, none)
         if group.any_of:
-            has &= np.logical_or.reduce([present.get(key, none) for key in group.any_of])
+            has &= np.logical_or.reduce([present_of.get(key, none) for key in group.any_of])
         masks |= has.astype(np.int64) << bit
     return masks
 
