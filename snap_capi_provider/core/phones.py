@@ -29,7 +29,6 @@ _MIN_NSN, _MAX_NSN = 2, 17  # phonenumbers' own bounds for a national significan
 _SEPARATORS = str.maketrans({c: " " for c in "-.()/\u00a0\u2007\u202f\u2010\u2011\u2012\u2013\u2014\u2212\u30fc"
                              "\uff0d\uff08\uff09\uff0e\uff0f\u3000[]"})
 _ALLOWED = re.compile(r"\+?[\d ]+")
-_SIMPLE = re.compile(r"\+?[0-9 ().\-/]+")
 _SEPARATOR_BYTES = b" ().-/+"
 _EXTENSION = re.compile(r"(?:\s*[;,]?\s*(?:ext(?:ension)?\.?|extn|x|#|ramal|poste|durchwahl|доб\.?)\s*[:=.]?\s*"
                         r"\d{1,7}#?|;ext=\d{1,7})$", re.IGNORECASE)
@@ -44,8 +43,11 @@ def clean_phone(text: str) -> tuple[bool, str]:
     country code; reads non-ASCII digits (Arabic-Indic, full-width, ...) as digits; a leading ``+``,
     ``00`` (or ``＋``) makes the number international. Letters and other symbols are refused.
     """
-    if text.isascii() and _SIMPLE.fullmatch(text) and "(0" not in text:  # the common shapes: no regex rewriting
-        digits = text.encode().translate(None, _SEPARATOR_BYTES).decode()  # ~4x str.translate
+    # The common shapes (ASCII digits, spaces, ().-/ and a leading +): two C passes, no regex.
+    raw = text.encode() if text.isascii() and "(0" not in text else b""
+    stripped = raw.translate(None, _SEPARATOR_BYTES)
+    if stripped.isdigit() and raw.find(b"+", 1) == -1:
+        digits = stripped.decode()
         international = text.startswith("+")
         if not international and digits.startswith("00"):
             international, digits = True, digits[2:]
