@@ -129,7 +129,7 @@ FIELDS: tuple[SnapField, ...] = (
               aliases=("ip_address", "ip", "client_ip", "hashed_ip_address"), v2_key="hashed_ip_address",
               v2_hashed=True, description="IPv4/IPv6 address; raw in v3, hashed in v2.",
               accepted=(("203.0.113.7", "203.0.113.7"), ("2001:DB8::1", "2001:db8::1"),
-                        ("::FFFF:203.0.113.7", "::ffff:203.0.113.7")),
+                        ("::FFFF:203.0.113.7", "::ffff:203.0.113.7"), ("fe80::1%eth0", "fe80::1")),
               rejected=(("999.1.1.1", "invalid_ip_address"),)),
     SnapField("client_user_agent", "user_data", rules.long_text, aliases=("user_agent",),
               v2_key="user_agent", description="Browser user agent."),
