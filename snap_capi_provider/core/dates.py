@@ -15,6 +15,7 @@ import email.utils
 import math
 import re
 import time
+from collections.abc import Callable
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -108,7 +109,23 @@ def date_of_birth(text: str) -> str:
     Accepted: ISO ``YYYY-MM-DD`` (``/`` or ``.`` too, a time part ignored), ``YYYYMMDD``, US ``M/D/YYYY``,
     ``D/M/YYYY`` when the day is over 12, ``D.M.YYYY``, and month names (``December 26, 1997``,
     ``26 Dec 1997``). A date with a part missing, a time, a word or a two-digit year is rejected.
+    ``12/11/1997`` is read month first (US); :func:`date_of_birth_day_first` reads it day first.
     """
+    return _date_of_birth(text, day_first=False)
+
+
+@accepts(numbers=True, dates=True, max_length=100, hook=_dob_hook)
+def date_of_birth_day_first(text: str) -> str:
+    """:func:`date_of_birth`, but a slash or dash date whose first two parts could both be the month
+    (``12/11/1997``) is read day first (``19971112``), as most of the world writes it."""
+    return _date_of_birth(text, day_first=True)
+
+
+BIRTH_DATE_RULES: dict[str, Callable[[str], str]] = {"MDY": date_of_birth, "DMY": date_of_birth_day_first}
+"""The birth-date rule of each ``date_order`` option (:class:`~snap_capi_provider.core.events.EventOptions`)."""
+
+
+def _date_of_birth(text: str, day_first: bool) -> str:
     if is_prehashed(text):
         return text.lower()
     if len(text) == 8 and text.isdigit():  # YYYYMMDD: the most common machine form, sliced
@@ -119,9 +136,11 @@ def date_of_birth(text: str) -> str:
     match = _DMY.fullmatch(text)
     if match:
         first, second, year = int(match[1]), int(match[3]), int(match[4])
-        if match[2] == "." or first > 12:  # D.M.Y (European dots), or a day that cannot be a month
+        # D.M.Y (European dots), a day that cannot be a month, or two parts that could both be the
+        # month read as the configured order; else M/D/Y (a second part over 12 is the day).
+        if match[2] == "." or first > 12 or (day_first and second <= 12):
             return _checked(year, second, first)
-        return _checked(year, first, second)  # US M/D/Y
+        return _checked(year, first, second)
     if _DMY_SHORT.fullmatch(text):
         raise InvalidValue("ambiguous_date_of_birth")  # a two-digit year: the century would be a guess
     lower = text.lower()

@@ -30,6 +30,8 @@ from snap_capi_provider.core.sources import UNREADABLE
 
 InvalidFieldPolicy = Literal["reject", "drop"]
 INVALID_FIELD_POLICIES: tuple[str, ...] = get_args(InvalidFieldPolicy)
+DateOrder = Literal["MDY", "DMY"]
+DATE_ORDERS: tuple[str, ...] = get_args(DateOrder)
 # Fields whose bad value always rejects the row: without them there is no event.
 _EVENT_LEVEL = frozenset({"event_name", "event_time", "action_source", "event_id"})
 # Fields whose values arrive in a mapped column as structured values, not text.
@@ -66,9 +68,14 @@ class EventOptions:
     """``reject`` a row with an invalid PII value, or ``drop`` just that value (counted as a warning)."""
     hash_madid: bool = False
     """Send ``madid`` SHA-256 hashed in v3 instead of raw lower case (Snap's docs are ambiguous)."""
+    date_order: DateOrder = "MDY"
+    """How a birth date such as ``12/11/1997`` reads when both first parts could be the month: ``MDY``
+    (US, December 11) or ``DMY`` (most of the world, 12 November)."""
     clock: Callable[[], float] = time.time
 
     def __post_init__(self) -> None:
+        if self.date_order not in DATE_ORDERS:
+            raise ConfigError(f"date_order must be 'MDY' or 'DMY', not {self.date_order!r}.")
         if self.invalid_field_policy not in INVALID_FIELD_POLICIES:
             raise ConfigError("invalid_field_policy must be 'reject' or 'drop', "
                               f"not {self.invalid_field_policy!r}.")
@@ -227,17 +234,18 @@ def build_events(frame: pd.DataFrame, mapping: Mapping[str, str], options: Event
         snap_field = BY_KEY[key]
         if key in ("country", "event_time") or key in _STRUCTURED:
             continue
+        rule = rules.BIRTH_DATE_RULES[options.date_order] if key == "db" else snap_field.rule
         notes: dict[str, int] = {}
-        if (source, snap_field.rule) in done and key not in _COUNTRY_CONTEXT and key != "ph":
-            values, errors = done[(source, snap_field.rule)]  # e.g. one column as both event_id and order_id
+        if (source, rule) in done and key not in _COUNTRY_CONTEXT and key != "ph":
+            values, errors = done[(source, rule)]  # e.g. one column as both event_id and order_id
         elif key == "ph":
             context = rules.phone_context(countries, options.default_phone_region)
-            values, errors = rules.normalize_column(frame[source], snap_field.rule, context)
+            values, errors = rules.normalize_column(frame[source], rule, context)
         elif key in _COUNTRY_CONTEXT:
-            values, errors = rules.normalize_column(frame[source], snap_field.rule, countries)
+            values, errors = rules.normalize_column(frame[source], rule, countries)
         else:
-            values, errors = rules.normalize_column(frame[source], snap_field.rule, notes=notes)
-            done[(source, snap_field.rule)] = (values, errors)
+            values, errors = rules.normalize_column(frame[source], rule, notes=notes)
+            done[(source, rule)] = (values, errors)
         readiness.opted_out += sum(count for note, count in notes.items() if note.endswith("_opted_out"))
         reject(errors, snap_field, values)
         plain[key] = values

@@ -27,7 +27,9 @@ import pandas as pd
 import pycountry
 
 from snap_capi_provider.core.dates import (  # noqa: F401  (re-exported)
+    BIRTH_DATE_RULES,
     date_of_birth,
+    date_of_birth_day_first,
     epoch_seconds,
     event_time,
     normalize_event_times,
@@ -481,4 +483,4 @@ def _apply(rule: Rule, value: object, ctx: Hashable, with_context: bool,
         return None, "invalid_value", None
 
 
-_MEMOS.update({phone: {}, email: {}, date_of_birth: {}})
+_MEMOS.update({phone: {}, email: {}, date_of_birth: {}, date_of_birth_day_first: {}})

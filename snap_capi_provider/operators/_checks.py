@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from snap_capi_provider.core.events import INVALID_FIELD_POLICIES
+from snap_capi_provider.core.events import DATE_ORDERS, INVALID_FIELD_POLICIES
 from snap_capi_provider.core.wire import API_VERSIONS
 
 MAX_EVENTS_PER_REQUEST = 2000
@@ -57,6 +57,8 @@ def check_arguments(op: Any) -> None:
             raise ValueError(f"{name} must be True or False, not {value!r}.")
     if op.invalid_field_policy not in INVALID_FIELD_POLICIES:
         raise ValueError(f"invalid_field_policy must be 'reject' or 'drop', not {op.invalid_field_policy!r}.")
+    if getattr(op, "date_order", "MDY") not in DATE_ORDERS:
+        raise ValueError(f"date_order must be 'MDY' (US) or 'DMY', not {op.date_order!r}.")
     for name in ("rejected_rows_columns", "event_id_columns"):
         columns = getattr(op, name)
         if columns is not None and (not isinstance(columns, list | tuple)

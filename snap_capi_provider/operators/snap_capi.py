@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException, BaseOperator
 
-from snap_capi_provider.core.events import EventOptions, InvalidFieldPolicy
+from snap_capi_provider.core.events import DateOrder, EventOptions, InvalidFieldPolicy
 from snap_capi_provider.core.pipeline import DEFAULT_MAX_BATCH_BYTES, MAX_EVENTS_PER_REQUEST, DeliveryOptions
 from snap_capi_provider.core.prepare import Shard
 from snap_capi_provider.core.readiness import readiness_advice
@@ -75,6 +75,8 @@ class SnapCapiRowsOperator(BaseOperator):
     :param invalid_field_policy: ``reject`` a row with an invalid PII value (default) or ``drop`` the value.
     :param hash_madid: Send the mobile ad id SHA-256 hashed in v3 (default: raw, lower case; Snap's docs
         are ambiguous, see ``docs/configuration.md``).
+    :param date_order: How a birth date such as ``12/11/1997`` reads when both first parts could be the
+        month: ``MDY`` (US, the default) or ``DMY`` (most of the world).
     :param dedupe_event_ids: Reject a repeated ``event_id`` within one run.
 
     Where rows that were not accepted go, and when the task fails:
@@ -145,6 +147,7 @@ class SnapCapiRowsOperator(BaseOperator):
         max_future_skew_s: float = 300,
         invalid_field_policy: InvalidFieldPolicy = "reject",
         hash_madid: bool = False,
+        date_order: DateOrder = "MDY",
         dedupe_event_ids: bool = True,
         rejected_rows_path: str | None = None,
         rejected_rows_columns: Sequence[str] | str | None = None,
@@ -173,7 +176,7 @@ class SnapCapiRowsOperator(BaseOperator):
         self.default_phone_region, self.timezone = default_phone_region, timezone
         self.event_id_columns = [event_id_columns] if isinstance(event_id_columns, str) else event_id_columns
         self.max_event_age_days, self.max_future_skew_s = max_event_age_days, max_future_skew_s
-        self.invalid_field_policy, self.hash_madid = invalid_field_policy, hash_madid
+        self.invalid_field_policy, self.hash_madid, self.date_order = invalid_field_policy, hash_madid, date_order
         self.dedupe_event_ids = dedupe_event_ids
         self.rejected_rows_path = rejected_rows_path
         self.rejected_rows_columns = ([rejected_rows_columns] if isinstance(rejected_rows_columns, str)
@@ -217,6 +220,7 @@ class SnapCapiRowsOperator(BaseOperator):
             event_id_columns=_columns(self.event_id_columns),
             invalid_field_policy=self.invalid_field_policy,
             hash_madid=self.hash_madid,
+            date_order=self.date_order,
         )
 
     def delivery_options(self) -> DeliveryOptions:

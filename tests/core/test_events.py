@@ -4,6 +4,7 @@ section 3; mistakes 5 to 8)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import decimal
 import hashlib
@@ -82,6 +83,7 @@ def test_columns_named_like_snap_fields_map_themselves():
     ({"default_phone_region": "XX"}, "default_phone_region 'XX'"),
     ({"max_event_age_days": 0}, "max_event_age_days must be positive"),
     ({"invalid_field_policy": "ignore"}, "must be 'reject' or 'drop'"),
+    ({"date_order": "ymd"}, "date_order must be 'MDY' or 'DMY'"),
     ({"event_id_columns": "order_id"}, "must be a list of column names"),
 ])
 def test_options_that_cannot_work_are_refused(options, message):
@@ -289,3 +291,11 @@ def test_an_empty_frame_gives_nothing():
     mapping = resolve_mapping(list(frame.columns), {"em": "email", "event_time": "ts"})
     result = build_events(frame, mapping, OPTIONS)
     assert (len(result.events), result.rejected) == (0, [])
+
+
+def test_date_order_picks_how_a_swappable_birth_date_reads():
+    rows = [one("dob", "12/11/1997"), one("dob", "26/12/1997"), one("dob", "11.12.1997")]
+    mapping = {"em": "email", "event_time": "ts", "db": "dob"}
+    us = build(rows, mapping).events.plain["db"]
+    day_first = build(rows, mapping, dataclasses.replace(OPTIONS, date_order="DMY")).events.plain["db"]
+    assert us == ["19971211", "19971226", "19971211"] and day_first == ["19971112", "19971226", "19971211"]

@@ -28,6 +28,21 @@ def test_ambiguous_day_month_reads_us_order_and_dots_european():
     assert n.date_of_birth("05.06.1997") == "19970605"
 
 
+@pytest.mark.parametrize(("raw", "us", "day_first"), [
+    ("05/06/1997", "19970506", "19970605"), ("05-06-1997", "19970506", "19970605"),
+    ("26/12/1997", "19971226", "19971226"), ("12/26/1997", "19971226", "19971226"),
+    ("05.06.1997", "19970605", "19970605"), ("1997-05-06", "19970506", "19970506"),
+    ("19970506", "19970506", "19970506"),
+])
+def test_day_first_reads_only_the_swappable_slash_and_dash_dates_the_other_way(raw, us, day_first):
+    assert n.date_of_birth(raw) == us and n.date_of_birth_day_first(raw) == day_first
+
+
+@pytest.mark.parametrize("raw", ["12/26/97", "13/13/1997", "1997", "31/02/1997"])
+def test_day_first_refuses_what_the_us_rule_refuses(raw):
+    assert n.normalize_column([raw], n.date_of_birth_day_first)[1] == n.normalize_column([raw], n.date_of_birth)[1]
+
+
 @pytest.mark.parametrize(("raw", "reason"), [
     ("1997", "incomplete_date_of_birth"), (1997, "invalid_date_of_birth"), ("1997-12", "incomplete_date_of_birth"),
     ("12/1997", "incomplete_date_of_birth"), ("12/26", "incomplete_date_of_birth"),

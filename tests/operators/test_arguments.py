@@ -52,6 +52,7 @@ ROWS = [{"email": "a@example.com"}]
     ({"fail_on_empty": "no"}, "fail_on_empty"),
     ({"dedupe_event_ids": 0}, "dedupe_event_ids"),
     ({"invalid_field_policy": "ignore"}, "invalid_field_policy"),
+    ({"date_order": "YMD"}, "date_order"),
     ({"rejected_rows_columns": 5}, "rejected_rows_columns"),
     ({"rejected_rows_columns": ["order_id", 1]}, "rejected_rows_columns"),
     ({"event_id_columns": [""]}, "event_id_columns"),
@@ -98,3 +99,9 @@ def test_in_range_arguments_are_accepted():
 def test_emulator_fault_specs_are_validated(spec):
     with pytest.raises(ValueError):
         Fault.from_dict(spec)
+
+
+@pytest.mark.parametrize("operator", [SnapCapiSendEventsOperator, SnapCapiValidateOperator])
+def test_date_order_reaches_the_event_options(operator):
+    assert operator(task_id="t", data=ROWS).event_options().date_order == "MDY"
+    assert operator(task_id="t", data=ROWS, date_order="DMY").event_options().date_order == "DMY"
