@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import logging
+import math
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -76,7 +77,39 @@ def merge_hook_params(owner: str, hook_params: Mapping[str, Any] | None, kwargs:
     unknown = sorted(set(merged) - set(HOOK_PARAMS))
     if unknown:
         raise ValueError(f"Unknown hook_params {unknown}; known: {list(HOOK_PARAMS)}.")
+    check_hook_params(merged)
     return merged
+
+
+def check_hook_params(params: Mapping[str, Any]) -> None:
+    """Range checks of ``hook_params`` values (``ValueError`` naming the key), before any task runs."""
+    timeout = params.get("timeout")
+    pair = isinstance(timeout, tuple | list) and len(timeout) == 2
+    if timeout is not None and not all(is_finite_number(t) and t > 0 for t in (timeout if pair else [timeout])):
+        raise ValueError("hook_params timeout must be a positive number of seconds (or a (connect, read) pair of "
+                         f"them), not {timeout!r}.")
+    for name in ("retry_backoff_s", "retry_backoff_max_s"):
+        value = params.get(name)
+        if value is not None and (not is_finite_number(value) or value < 0):
+            raise ValueError(f"hook_params {name} must be a number of seconds of at least 0, not {value!r}.")
+    version = params.get("api_version")
+    if version is not None and str(version).lower() not in API_VERSIONS:
+        raise ValueError(f"hook_params api_version must be 'v3' or 'v2', not {version!r}.")
+    for name in ("compress", "debug"):
+        if params.get(name) is not None and not isinstance(params[name], bool):
+            raise ValueError(f"hook_params {name} must be True or False, not {params[name]!r}.")
+    retries = params.get("max_retries")
+    if retries is not None and (not isinstance(retries, int) or isinstance(retries, bool) or retries < 0):
+        raise ValueError(f"hook_params max_retries must be a whole number of at least 0, not {retries!r}.")
+    concurrency = params.get("concurrency")
+    if concurrency is not None and (not isinstance(concurrency, int) or isinstance(concurrency, bool)
+                                    or not 1 <= concurrency <= 256):
+        raise ValueError(f"hook_params concurrency must be a whole number between 1 and 256, not {concurrency!r}.")
+
+
+def is_finite_number(value: object) -> bool:
+    """A real, finite int or float (not a bool)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
 from snap_capi_provider.core.events import DATE_ORDERS, INVALID_FIELD_POLICIES
-from snap_capi_provider.core.wire import API_VERSIONS
+from snap_capi_provider.hooks.snap_capi import check_hook_params, is_finite_number
 
 MAX_EVENTS_PER_REQUEST = 2000
 _POSITIVE_INTS = ("chunk_rows", "batch_size", "max_batch_bytes", "prepare_processes", "shard_count")
@@ -26,33 +25,22 @@ def check_arguments(op: Any) -> None:
                          f"not {op.batch_size!r}.")
     for name in _RATIOS:
         value = getattr(op, name, None)
-        if value is not None and (not _is_number(value) or not 0 <= value <= 1):
+        if value is not None and (not is_finite_number(value) or not 0 <= value <= 1):
             raise ValueError(f"{name} must be between 0 and 1, not {value!r}.")
     if op.min_rows is not None and (not isinstance(op.min_rows, int) or op.min_rows < 0):
         raise ValueError(f"min_rows must be a whole number of at least 0, not {op.min_rows!r}.")
     if not isinstance(op.shard_index, int) or not 0 <= op.shard_index < op.shard_count:
         raise ValueError(f"shard_index must be in [0, shard_count={op.shard_count}), not {op.shard_index!r}.")
-    if op.max_requests_per_second is not None and (not _is_number(op.max_requests_per_second)
+    if op.max_requests_per_second is not None and (not is_finite_number(op.max_requests_per_second)
                                                    or op.max_requests_per_second <= 0):
         raise ValueError(f"max_requests_per_second must be positive, not {op.max_requests_per_second!r}.")
     for name in ("max_event_age_days", "max_future_skew_s", "progress_interval_s"):
         value = getattr(op, name)
-        if not _is_number(value) or value < 0:
+        if not is_finite_number(value) or value < 0:
             raise ValueError(f"{name} must be a number of at least 0, not {value!r}.")
-    timeout = op.hook_params.get("timeout")
-    pair = isinstance(timeout, tuple | list) and len(timeout) == 2
-    if timeout is not None and not all(_is_number(t) and t > 0 for t in (timeout if pair else [timeout])):
-        raise ValueError("hook_params timeout must be a positive number of seconds (or a (connect, read) pair of "
-                         f"them), not {timeout!r}.")
-    for name in ("retry_backoff_s", "retry_backoff_max_s"):
-        value = op.hook_params.get(name)
-        if value is not None and (not _is_number(value) or value < 0):
-            raise ValueError(f"hook_params {name} must be a number of seconds of at least 0, not {value!r}.")
-    version = op.hook_params.get("api_version")
-    if version is not None and str(version).lower() not in API_VERSIONS:
-        raise ValueError(f"hook_params api_version must be 'v3' or 'v2', not {version!r}.")
-    for name, value in [*((k, op.hook_params.get(k)) for k in ("compress", "debug")),
-                        *((k, getattr(op, k, False)) for k in _FLAGS)]:
+    check_hook_params(op.hook_params)
+    for name in _FLAGS:
+        value = getattr(op, name, False)
         if value is not None and not isinstance(value, bool):
             raise ValueError(f"{name} must be True or False, not {value!r}.")
     if op.invalid_field_policy not in INVALID_FIELD_POLICIES:
@@ -64,16 +52,7 @@ def check_arguments(op: Any) -> None:
         if columns is not None and (not isinstance(columns, list | tuple)
                                     or not all(isinstance(c, str) and c for c in columns)):
             raise ValueError(f"{name} must be a column name or a list of column names, not {columns!r}.")
-    retries = op.hook_params.get("max_retries")
-    if retries is not None and (not isinstance(retries, int) or isinstance(retries, bool) or retries < 0):
-        raise ValueError(f"hook_params max_retries must be a whole number of at least 0, not {retries!r}.")
-    concurrency = op.hook_params.get("concurrency")
-    if concurrency is not None and (not isinstance(concurrency, int) or not 1 <= concurrency <= 256):
-        raise ValueError(f"hook_params concurrency must be a whole number between 1 and 256, not {concurrency!r}.")
 
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def reasons_text(by_reason: Mapping[str, int], limit: int = 10) -> str:

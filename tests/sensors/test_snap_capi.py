@@ -165,6 +165,20 @@ def test_hook_params_reach_the_hook_and_unknown_keys_are_refused():
         SnapCapiTestEventStatsSensor(task_id="wait2", hook_params={"retries": 3})
 
 
+@pytest.mark.parametrize(("params", "message"), [
+    ({"timeout": 0}, "timeout"), ({"max_retries": -1}, "max_retries"), ({"api_version": "v4"}, "api_version"),
+    ({"retry_backoff_s": float("nan")}, "retry_backoff_s"), ({"debug": "yes"}, "debug"),
+])
+def test_hook_params_out_of_range_fail_at_construction(params, message):
+    from snap_capi_provider.operators.snap_capi import SnapCapiTestEventLogsOperator
+    from snap_capi_provider.sensors.snap_capi import SnapCapiTestEventStatsSensor
+
+    with pytest.raises(ValueError, match=message):
+        SnapCapiTestEventStatsSensor(task_id="wait", hook_params=params)
+    with pytest.raises(ValueError, match=message):
+        SnapCapiTestEventLogsOperator(task_id="logs", hook_params=params)
+
+
 def test_the_old_import_path_warns_and_gives_the_same_class():
     import importlib
 
