@@ -65,11 +65,12 @@ def payloads_v2(chunk: EventChunk, asset: dict[str, str]) -> list[bytes | None]:
         if snap_field.v2_key is None:
             continue
         source = digests_of(chunk, key) if snap_field.v2_hashed else chunk.plain[key]
-        columns.append(_fragments(snap_field.v2_key, [None if v is None else _v2_text(v) for v in source], False,
-                                  bad))
-        if snap_field.v2_soundex_key:
-            codes = [None if v is None else _soundex_or_none(v) for v in chunk.plain[key]]
-            columns.append(_fragments(snap_field.v2_soundex_key, codes, False, bad))
+        texts = [v if v is None or type(v) is str else _v2_text(v) for v in source]
+        columns.append(_fragments(snap_field.v2_key, texts, False, bad))
+        if snap_field.v2_soundex_key:  # once per distinct name or place
+            plain = chunk.plain[key]
+            codes = {v: _soundex_or_none(v) for v in dict.fromkeys(plain) if v is not None}
+            columns.append(_fragments(snap_field.v2_soundex_key, list(map(codes.get, plain)), False, bad))
     prefix = orjson.dumps(asset)[1:-1]
     integration = b'"integration":"snap-capi-provider"'
     join = b"".join
