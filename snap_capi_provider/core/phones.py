@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
-from functools import cache
+from functools import cache, lru_cache
 
 import phonenumbers
 from phonenumbers import PhoneMetadata
@@ -90,6 +90,12 @@ def _unpack(region: object, default_region: str | None) -> tuple[str | None, str
     return region, default_region
 
 
+@lru_cache(maxsize=4096)
+def _candidate_regions(region: object, default_region: str | None) -> tuple[str, ...]:
+    """The regions a national number is read in, in order (a few distinct contexts a run: cached)."""
+    return tuple(_regions(*_unpack(region, default_region)))
+
+
 def _phone_hook(value: object, _ctx: object) -> str | None:
     return number_text(value) if not isinstance(value, bool) else _raise_type()
 
@@ -131,7 +137,10 @@ def _read_phone(text: str, region: object, default_region: str | None,
         if found is None:
             raise InvalidValue("invalid_phone")
         return found
-    regions = _regions(*_unpack(region, default_region))
+    try:
+        regions = _candidate_regions(region, default_region)
+    except TypeError:  # an unhashable region (a list): read it without the cache
+        regions = tuple(_regions(*_unpack(region, default_region)))
     for candidate in regions:
         found = national(digits, candidate)
         if found is not None:
