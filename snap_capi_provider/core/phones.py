@@ -140,7 +140,7 @@ def _read_phone(text: str, region: object, default_region: str | None,
     try:
         regions = _candidate_regions(region, default_region)
     except TypeError:  # an unhashable region (a list): read it without the cache
-        regions = tuple(_regions(*_unpack(region, default_region)))
+        regions = _candidate_regions.__wrapped__(region, default_region)
     for candidate in regions:
         found = national(digits, candidate)
         if found is not None:

@@ -93,7 +93,8 @@ def _fragments(key: str, values: list[object], as_list: bool, unencodable: set[i
     if hex_digests:  # SHA-256 hex needs no JSON escaping: one f-string and one encode a value
         prefix, suffix = head.decode() + '"', '"' + tail.decode()
         if _repeats(values):
-            encoded = {value: f"{prefix}{value}{suffix}".encode() for value in dict.fromkeys(values)}
+            encoded = {value: f"{prefix}{value}{suffix}".encode()
+                       for value in dict.fromkeys(values) if value is not None}
             encoded[None] = b""
             return list(map(encoded.__getitem__, values))
         return [b"" if value is None else f"{prefix}{value}{suffix}".encode() for value in values]

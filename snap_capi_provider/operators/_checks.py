@@ -45,14 +45,13 @@ def check_arguments(op: Any) -> None:
             raise ValueError(f"{name} must be True or False, not {value!r}.")
     if op.invalid_field_policy not in INVALID_FIELD_POLICIES:
         raise ValueError(f"invalid_field_policy must be 'reject' or 'drop', not {op.invalid_field_policy!r}.")
-    if getattr(op, "date_order", "MDY") not in DATE_ORDERS:
+    if op.date_order not in DATE_ORDERS:
         raise ValueError(f"date_order must be 'MDY' (US) or 'DMY', not {op.date_order!r}.")
     for name in ("rejected_rows_columns", "event_id_columns"):
         columns = getattr(op, name)
         if columns is not None and (not isinstance(columns, list | tuple)
                                     or not all(isinstance(c, str) and c for c in columns)):
             raise ValueError(f"{name} must be a column name or a list of column names, not {columns!r}.")
-
 
 
 def reasons_text(by_reason: Mapping[str, int], limit: int = 10) -> str:
