@@ -30,6 +30,7 @@ from snap_capi_provider.core.sources import (
     FileSource,
     InputError,
     file_format_for,
+    frame_from_records,
     iter_chunks,
     iter_file_chunks,
     iter_sql_chunks,
@@ -221,6 +222,17 @@ def test_dict_rows_that_omit_keys_are_mapped_from_the_union_of_columns():
     frames = list(iter_chunks(data, 2))
     assert all(list(frame.columns) == ["ts", "email", "phone"] for frame in frames)
     assert list(iter_chunks([{1: "x", "a": 2}]))[0].to_dict("records") == [{"1": "x", "a": 2}]
+
+
+
+def test_records_without_given_columns_read_the_same_by_row_or_by_column():
+    # Rows with every key (in any order) take the row-wise path; the others the column-wise one.
+    uniform = [{"a": 1, "b": ["x", "y"]}, {"b": None, "a": "2"}]
+    same_count_other_keys = [{"a": 1, "b": 2}, {"a": 3, "c": 4}]
+    assert frame_from_records(uniform).to_dict("list") == {"a": [1, "2"], "b": [["x", "y"], None]}
+    assert frame_from_records(same_count_other_keys).to_dict("list") == {
+        "a": [1, 3], "b": [2, None], "c": [None, 4]}
+    assert all(dtype.kind == "O" for dtype in frame_from_records(uniform).dtypes)
 
 
 # ----------------------------------------------------------------------------------------- PostgreSQL

@@ -90,18 +90,18 @@ def _slices(frame: pd.DataFrame, chunk_rows: int) -> Iterator[pd.DataFrame]:
 
 def frame_from_records(records: Sequence[Mapping[Any, Any]], columns: Sequence[str] | None = None) -> pd.DataFrame:
     """An ``object``-column DataFrame from dict rows; keys are read as text (``{1: "x"}`` is column ``"1"``)."""
-    if columns is not None and len(columns) > 1 and all(
-            type(record) is dict and len(record) == len(columns) for record in records):
-        try:  # every row has exactly these keys: one C-level pass per row, then a transpose
-            return _frame_from_tuples(list(map(itemgetter(*columns), records)), columns)
-        except KeyError:  # some row lacks a column, or names one with a key that is not text
-            pass
+    frame = _frame_of_uniform_records(records, columns) if columns is not None else None
+    if frame is not None:
+        return frame
     keys = dict.fromkeys(itertools.chain.from_iterable(records))
     if any(type(key) is not str for key in keys):
         records = [{str(key): value for key, value in record.items()} for record in records]
         keys = dict.fromkeys(str(key) for key in keys)
     if columns is None:
         columns = list(keys)
+        frame = _frame_of_uniform_records(records, columns)  # e.g. JSON lines that all have every key
+        if frame is not None:
+            return frame
     if all(type(record) is dict for record in records):
         get = dict.get
         series = {column: pd.Series(list(map(get, records, itertools.repeat(column))), dtype=object)
@@ -109,6 +109,18 @@ def frame_from_records(records: Sequence[Mapping[Any, Any]], columns: Sequence[s
     else:
         series = {column: pd.Series([record.get(column) for record in records], dtype=object) for column in columns}
     return pd.DataFrame(series, index=range(len(records)))
+
+
+def _frame_of_uniform_records(records: Sequence[Mapping[Any, Any]], columns: Sequence[str]) -> pd.DataFrame | None:
+    """The frame when every row is a dict with exactly ``columns`` as keys (else None): one C-level pass
+    per row, then a transpose. Column by column, each pass over the rows would reach every dict again
+    (~3x slower on 20,000 rows, which do not fit in the CPU's caches)."""
+    if len(columns) <= 1 or not all(type(record) is dict and len(record) == len(columns) for record in records):
+        return None
+    try:
+        return _frame_from_tuples(list(map(itemgetter(*columns), records)), columns)
+    except KeyError:  # some row lacks a column, or names one with a key that is not text
+        return None
 
 
 def _frame_from_tuples(rows: list[tuple[Any, ...]], columns: Sequence[str]) -> pd.DataFrame:
