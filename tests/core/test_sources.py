@@ -23,7 +23,7 @@ from benchmarks.data import MAPPING, iter_rows
 from snap_capi_provider.core import pipeline, prepare
 from snap_capi_provider.core.client import SnapCapiClient
 from snap_capi_provider.core.delivery import BatchOutcome
-from snap_capi_provider.core.events import EventOptions
+from snap_capi_provider.core.events import EventOptions, MappingError
 from snap_capi_provider.core.pipeline import Assets, DeliveryOptions, send_rows
 from snap_capi_provider.core.prepare import Shard, shard_of
 from snap_capi_provider.core.sources import (
@@ -114,6 +114,18 @@ def test_sqlite_query_streams_the_same_events(reference, tmp_path):
     assert_same(reference, iter_sql_chunks(db, "SELECT * FROM t ORDER BY rowid", chunk_rows=CHUNK))
     params = iter_sql_chunks(db, "SELECT * FROM t WHERE order_id = :id", {"id": data[7]["order_id"]})
     assert [len(frame) for frame in params] == [1]
+
+
+def test_a_query_naming_a_column_twice_keeps_both_so_the_mapping_can_refuse_the_ambiguity():
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE o (id, email)")
+    db.execute("CREATE TABLE c (id, email)")
+    db.execute("INSERT INTO o VALUES (1, 'a@example.com')")
+    db.execute("INSERT INTO c VALUES (2, 'b@example.com')")
+    query = "SELECT o.email, c.email, o.id AS ts FROM o JOIN c"
+    assert list(next(iter_sql_chunks(db, query)).columns) == ["email", "email", "ts"]
+    with pytest.raises(MappingError, match="more than once"):
+        sent(iter_sql_chunks(db, query), mapping={"em": "email", "event_time": "ts"})
 
 
 def test_csv_jsonl_and_gzip_files_give_the_same_events(reference, tmp_path):

@@ -118,12 +118,14 @@ def _frame_of_uniform_records(records: Sequence[Mapping[Any, Any]], columns: Seq
     if len(columns) <= 1 or not all(type(record) is dict and len(record) == len(columns) for record in records):
         return None
     try:
-        return _frame_from_tuples(list(map(itemgetter(*columns), records)), columns)
+        return frame_from_rows(list(map(itemgetter(*columns), records)), columns)
     except KeyError:  # some row lacks a column, or names one with a key that is not text
         return None
 
 
-def _frame_from_tuples(rows: list[tuple[Any, ...]], columns: Sequence[str]) -> pd.DataFrame:
+def frame_from_rows(rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> pd.DataFrame:
+    """An ``object``-column DataFrame from row tuples (a cursor's), one value per column each; columns
+    may repeat (two tables' ``id``), so a mapping can name the ambiguity instead of one being lost."""
     block = np.empty((len(columns), len(rows)), dtype=object)
     for i, values in enumerate(zip(*rows, strict=True)):
         block[i] = np.fromiter(values, dtype=object, count=len(rows))  # lists stay one value each

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from snap_capi_provider.core.sources.memory import DEFAULT_CHUNK_ROWS
+from snap_capi_provider.core.sources.memory import DEFAULT_CHUNK_ROWS, frame_from_rows
 
 _cursor_names = itertools.count()
 
@@ -44,10 +44,7 @@ def iter_sql_chunks(connection: Any, sql: str, parameters: Sequence[Any] | Mappi
                 columns = [str(description[0]) for description in cursor.description or ()]
             if not rows:
                 break
-            values = list(zip(*rows, strict=True)) if columns else []
-            yield pd.DataFrame({column: pd.Series(list(column_values), dtype=object)
-                                for column, column_values in zip(columns, values, strict=True)},
-                               index=range(len(rows)))
+            yield frame_from_rows(rows, columns)
     finally:
         cursor.close()
 
