@@ -32,46 +32,56 @@ _ALLOWED = re.compile(r"\+?[\d ]+")
 _SEPARATOR_BYTES = b" ().-/+"
 _EXTENSION = re.compile(r"(?:\s*[;,]?\s*(?:ext(?:ension)?\.?|extn|x|#|ramal|poste|durchwahl|доб\.?)\s*[:=.]?\s*"
                         r"\d{1,7}#?|;ext=\d{1,7})$", re.IGNORECASE)
-_TRUNK_AFTER_CC = re.compile(r"^(\+\s*\d{1,3})\s*\(\s*0\s*\)")
 _TEL_PARAMS = re.compile(r";[a-z-]+=[^;]*", re.IGNORECASE)
+_FLOAT_TEXT = re.compile(r"\s*(\+?\d+)\.0+\s*", re.ASCII)  # a number column written out as a float
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2066"
+                                    "\u2067\u2068\u2069\ufeff"))
+"""Zero-width and bidirectional marks: contact apps wrap numbers in them, a CSV's first cell may carry a BOM."""
+
+INTERNATIONAL, DIALLED_00, NATIONAL = "+", "00", ""
 
 
-def clean_phone(text: str) -> tuple[bool, str]:
-    """``(international, ASCII digits)`` of a written number, or InvalidValue.
+def clean_phone(text: str) -> tuple[str, str]:
+    """``(prefix, ASCII digits)`` of a written number, or InvalidValue.
 
-    Drops a ``tel:`` scheme and its parameters, an extension, separators and a ``(0)`` trunk after a
-    country code; reads non-ASCII digits (Arabic-Indic, full-width, ...) as digits; a leading ``+``,
-    ``00`` (or ``＋``) makes the number international. Letters and other symbols are refused.
+    ``prefix`` is ``"+"`` for a number written with ``+`` (or ``＋``), ``"00"`` for one dialled with a
+    leading ``00`` (stripped from the digits), ``""`` for a national number. Drops a ``tel:`` scheme and
+    its parameters, an extension, separators, invisible marks and a float's ``.0`` (``6505551212.0``);
+    reads non-ASCII digits (Arabic-Indic, full-width, ...) as digits. Letters and other symbols are
+    refused. A ``(0)`` after the country code stays in the digits: ``phonenumbers`` drops it where it
+    is a trunk prefix (``+44 (0)20``) and keeps it where it is part of the number (``+39 (0)6``).
     """
+    if "." in text and (floating := _FLOAT_TEXT.fullmatch(text)):
+        text = floating.group(1)
     # The common shapes (ASCII digits, spaces, ().-/ and a leading +): two C passes, no regex.
-    raw = text.encode() if text.isascii() and "(0" not in text else b""
+    raw = text.encode() if text.isascii() else b""
     stripped = raw.translate(None, _SEPARATOR_BYTES)
     if stripped.isdigit() and raw.find(b"+", 1) == -1:
-        digits = stripped.decode()
-        international = text.startswith("+")
-        if not international and digits.startswith("00"):
-            international, digits = True, digits[2:]
-        if not 2 <= len(digits) <= _MAX_DIGITS:
-            raise InvalidValue("invalid_phone")
-        return international, digits
+        return _prefixed(text.startswith("+"), stripped.decode())
     value = text
     if not value.isascii():
+        value = value.translate(_INVISIBLE)
         value = "".join(str(unicodedata.digit(ch)) if ch.isdigit() and not ch.isascii() else ch for ch in value)
         value = value.replace("\uff0b", "+")
     if value[:4].lower() == "tel:":
         value = _TEL_PARAMS.sub("", value[4:])
     value = _EXTENSION.sub("", value)
-    value = _TRUNK_AFTER_CC.sub(r"\1", value.strip())
     value = value.translate(_SEPARATORS).strip()
     if not _ALLOWED.fullmatch(value):
         raise InvalidValue("invalid_phone")
     digits = value.replace(" ", "").lstrip("+")
-    international = value.startswith("+")
-    if not international and digits.startswith("00"):
-        international, digits = True, digits[2:]
-    if not 2 <= len(digits) <= _MAX_DIGITS or "+" in digits:
+    if "+" in digits:
         raise InvalidValue("invalid_phone")
-    return international, digits
+    return _prefixed(value.startswith("+"), digits)
+
+
+def _prefixed(plus: bool, digits: str) -> tuple[str, str]:
+    prefix = INTERNATIONAL if plus else NATIONAL
+    if not plus and digits.startswith("00"):
+        prefix, digits = DIALLED_00, digits[2:]
+    if not 2 <= len(digits) <= _MAX_DIGITS:
+        raise InvalidValue("invalid_phone")
+    return prefix, digits
 
 
 def _regions(region: str | None, default_region: str | None) -> list[str]:
@@ -131,8 +141,8 @@ def _read_phone(text: str, region: object, default_region: str | None,
     """The reading order of :func:`phone`, with its two lookups (fast, or ``phonenumbers`` alone) given."""
     if is_prehashed(text):
         return text.lower()
-    is_international, digits = clean_phone(text)
-    if is_international:
+    prefix, digits = clean_phone(text)
+    if prefix == INTERNATIONAL:
         found = international(digits)
         if found is None:
             raise InvalidValue("invalid_phone")
@@ -141,14 +151,17 @@ def _read_phone(text: str, region: object, default_region: str | None,
         regions = _candidate_regions(region, default_region)
     except TypeError:  # an unhashable region (a list): read it without the cache
         regions = _candidate_regions.__wrapped__(region, default_region)
+    # Dialled with 00: first as dialled in the row's country, whose own international prefix may begin
+    # with 00 (0011 in Australia, 001 in Korea: the 00 alone would leave 11 or 1 before the country code).
+    dialled = "00" + digits if prefix == DIALLED_00 else digits
     for candidate in regions:
-        found = national(digits, candidate)
+        found = national(dialled, candidate)
         if found is not None:
             return found
     found = international(digits)
     if found is not None:
         return found
-    raise InvalidValue("invalid_phone" if regions else "phone_without_country_code")
+    raise InvalidValue("invalid_phone" if regions or prefix == DIALLED_00 else "phone_without_country_code")
 
 
 # ------------------------------------------------------------------------------------- fast path

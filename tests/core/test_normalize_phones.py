@@ -125,3 +125,50 @@ def test_phone_context_pairs_row_country_with_default_region():
 
 def test_bool_is_no_phone():
     assert n.normalize_column([True], n.phone, ["US"]) == ([None], ["invalid_value_type"])
+
+
+@pytest.mark.parametrize("raw, region, expected", [
+    ("0011 44 20 7946 0958", "AU", "442079460958"),  # Australia's prefix is 0011, not 00
+    ("0011 32 12 34 56 78", "AU", "3212345678"),  # not 1 + 3212345678, another valid number
+    ("008 1 201 555 0123", "TH", "12015550123"),
+    ("009 1 650 555 1212", "NG", "16505551212"),
+    ("001 44 20 7946 0958", "KR", "442079460958"),
+    ("0044 20 7946 0958", "AU", "442079460958"),  # 00 alone still reads as the international prefix
+    ("0044 20 7946 0958", "US", "442079460958"),
+    ("0044 20 7946 0958", None, "442079460958"),
+])
+def test_an_international_prefix_that_begins_with_00_is_read_as_dialled_in_the_rows_country(raw, region, expected):
+    assert n.phone(raw, region) == expected == n.phone_reference(raw, region)
+
+
+def test_a_zero_in_brackets_after_the_country_code_is_dropped_only_where_it_is_a_trunk_prefix():
+    assert n.phone("+44 (0)20 7946 0958") == "442079460958"
+    assert n.phone("+39 (0)6 1234 5678") == "390612345678"  # Italy keeps the 0 in international form
+    mismatches = []
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.FIXED_LINE)
+        if example is None:
+            continue
+        text = f"+{example.country_code} (0){phonenumbers.national_significant_number(example)}"
+        parsed = phonenumbers.parse(text)
+        expected = (phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)[1:]
+                    if phonenumbers.is_valid_number(parsed) else "!invalid_phone")
+        if _outcome(n.phone, text, None, None) != expected:
+            mismatches.append(text)
+    assert mismatches == []
+
+
+@pytest.mark.parametrize("raw, region, expected", [
+    ("030901820.0", "DE", "4930901820"),  # not 49309018200, another valid Berlin number
+    ("+4930901820.0", None, "4930901820"),
+    ("6505551212.00", "US", "16505551212"),
+    ("650.555.1212", "US", "16505551212"),  # dots as separators stay separators
+])
+def test_a_number_column_written_as_a_float_loses_its_fraction_not_gains_a_digit(raw, region, expected):
+    assert n.phone(raw, region) == expected
+
+
+@pytest.mark.parametrize("raw", ["\u202a+1 650 555 1212\u202c", "\u200e+1 650 555 1212", "\ufeff+16505551212",
+                                 "+1\u200b650\u200b5551212"])
+def test_invisible_marks_from_contact_exports_are_not_part_of_the_number(raw):
+    assert n.normalize_column([raw], n.phone) == (["16505551212"], [None])
