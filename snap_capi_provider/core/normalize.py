@@ -245,7 +245,9 @@ def _native_amount(number: int | float) -> tuple[object, str | None, None]:
         return float(number) + 0.0, None, None
     if isinstance(number, float) and (number in (math.inf, -math.inf)):
         return None, "invalid_number", None
-    if abs(number) >= 10**40 and (isinstance(number, int) or number.is_integer()):
+    if isinstance(number, float) and number.is_integer() and abs(number) > 2**53:
+        return None, "imprecise_number", None  # as number_text reads it
+    if isinstance(number, int) and abs(number) >= 10**40:
         return None, "number_too_large", None
     try:
         return amount(repr(float(number))), None, None

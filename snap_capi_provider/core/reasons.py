@@ -20,6 +20,9 @@ REASONS: dict[str, str] = {
                       "agents; 254 for emails): check the column mapping.",
     "number_too_large": "A number with more than 40 digits: no identifier or amount is that long.",
     "invalid_number": "An infinite number where a number is expected.",
+    "imprecise_number": "A whole number stored as a float too large to hold it exactly (over 2^53 in a float64, "
+                        "2^24 in a float32): its last digits may be another number's. Load the column as "
+                        "integers or text.",
     "invalid_value": "Not a non-negative amount (or a value a rule could not read): send a plain decimal "
                      "such as 42.50.",
     # user data

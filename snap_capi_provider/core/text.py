@@ -84,6 +84,10 @@ def clean_text(value: str, max_length: int = DEFAULT_MAX_LENGTH) -> str | None:
     return value
 
 
+_EXACT_INTEGERS = {np.float32: 2**24, np.float16: 2**11}
+"""The largest integer a float type holds exactly, where it holds fewer than a float64 (2**53)."""
+
+
 def int_text(number: int) -> str:
     if abs(number) >= 10**_MAX_INT_DIGITS:
         raise InvalidValue("number_too_large")
@@ -94,7 +98,9 @@ def number_text(value: object) -> str | None:
     """Exact text of a number cell (int, float, Decimal, NumPy scalar); ``None`` for NaN; raises for inf.
 
     Integral floats come from integer columns that pandas widened because of a NaN:
-    ``16505551212.0`` reads as ``16505551212``, not ``1.6505551212e10``.
+    ``16505551212.0`` reads as ``16505551212``, not ``1.6505551212e10``; but past the integers its type
+    holds exactly (2**53 for a float64, 2**24 for a float32) the digits may be another number's:
+    ``imprecise_number``. A float32 reads as its own shortest text (``19.99``, not ``19.989999771118164``).
     """
     if isinstance(value, int | np.integer):
         return int_text(int(value))
@@ -104,7 +110,11 @@ def number_text(value: object) -> str | None:
             return None
         if math.isinf(number):
             raise InvalidValue("invalid_number")
-        return int_text(int(number)) if number.is_integer() else repr(number)
+        if not number.is_integer():
+            return repr(number) if isinstance(value, float) else str(value)
+        if abs(number) > _EXACT_INTEGERS.get(type(value), 2**53):
+            raise InvalidValue("imprecise_number")
+        return int_text(int(number))
     if isinstance(value, decimal.Decimal):
         if value.is_nan():
             return None
