@@ -106,7 +106,7 @@ FIELDS: tuple[SnapField, ...] = (
     SnapField("ct", "user_data", rules.city, hashed=True, as_list=True, aliases=("city", "hashed_city_sha"),
               v2_key="hashed_city_sha", v2_hashed=True, v2_soundex_key="hashed_city_sdx", description="City.",
               accepted=(("Menlo Park", "menlopark"), ("São Paulo", "sãopaulo")),
-              rejected=((94025, "invalid_value_type"),)),
+              rejected=((["Paris"], "invalid_value_type"),)),
     SnapField("st", "user_data", rules.state, hashed=True, as_list=True,
               aliases=("state", "province", "hashed_state_sha"), v2_key="hashed_state_sha", v2_hashed=True,
               v2_soundex_key="hashed_state_sdx", description="State or province, two-letter code.",

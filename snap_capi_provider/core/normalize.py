@@ -94,6 +94,8 @@ def email(text: str) -> str:
         value = urllib.parse.unquote(value[7:].split("?", 1)[0]).strip()
     if len(value) > MAX_EMAIL_LENGTH:
         raise InvalidValue("invalid_email")
+    if not value.isascii():  # full-width letters typed through an IME: ａｂ@example.ｃｏｍ is ab@example.com
+        value = unicodedata.normalize("NFKC", value)
     value = value.lower()
     match = (ASCII_EMAIL if value.isascii() else EMAIL).fullmatch(value)
     if match is None or len(match.group("local")) > 64:
@@ -107,11 +109,20 @@ _NAME_DROP = re.compile(r"[\d\s" + re.escape(string.punctuation + _APOSTROPHES) 
 _ASCII_NOT_LETTER = re.compile(r"[^a-z]+")
 
 
+NAME_PLACEHOLDERS = frozenset({"n/a", "#n/a", "n.a.", "null", "(null)", "<null>", "none", "unknown", "undefined",
+                               "not applicable", "not available", "#value!", "#ref!", "#name?"})
+"""Cells that stand for no name or city (a SQL NULL or a spreadsheet error exported as text): absent, not
+hashed as the letters ``na`` or ``null``. ``Na``, ``Nan`` and ``Nil`` are real names and stay."""
+
+
 @accepts()
 def name(text: str) -> str | None:
-    """First or last name: lower case (not casefold), NFC, punctuation, apostrophes and digits removed, accents kept."""
+    """First or last name: lower case (not casefold), NFC, punctuation, apostrophes and digits removed, accents
+    kept; a placeholder (``N/A``, ``NULL``, ``unknown``) is absent."""
     if is_prehashed(text):
         return text.lower()
+    if text.lower() in NAME_PLACEHOLDERS:
+        return None
     if text.isascii():
         return _ASCII_NOT_LETTER.sub("", text.lower()) or None
     value = "".join(ch for ch in _NAME_DROP.sub("", text.lower()) if ch.isalpha() or _is_mark(ch))
@@ -166,7 +177,7 @@ def device_id(text: str) -> str:
     return value
 
 
-_IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)")
+_IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)", re.ASCII)
 
 
 @accepts(max_length=100)
@@ -302,11 +313,18 @@ EVENT_NAME_ALIASES = {
 }
 ACTION_SOURCES = ("WEB", "MOBILE_APP", "OFFLINE")
 ACTION_SOURCE_ALIASES = {"WEBSITE": "WEB", "APP": "MOBILE_APP", "MOBILE": "MOBILE_APP", "STORE": "OFFLINE",
-                         "PHYSICAL_STORE": "OFFLINE", "IN_STORE": "OFFLINE"}
+                         "PHYSICAL_STORE": "OFFLINE", "IN_STORE": "OFFLINE",
+                         # Meta's offline action sources, which Snap's Offline Events guide maps to OFFLINE
+                         "PHONE_CALL": "OFFLINE", "EMAIL": "OFFLINE", "CHAT": "OFFLINE",
+                         "SYSTEM_GENERATED": "OFFLINE", "BUSINESS_MESSAGING": "OFFLINE"}
+
+
+_WORD_BREAK = re.compile(r"[\s\-]+|(?<=[a-z])(?=[A-Z])|(?<=[A-Za-z])(?=[0-9])")
 
 
 def _canonical(text: str) -> str:
-    return re.sub(r"[\s\-]+", "_", text.strip()).upper()
+    """``AddToWishlist``, ``add-to-wishlist`` and ``add to wishlist`` all read ``ADD_TO_WISHLIST``."""
+    return _WORD_BREAK.sub("_", text.strip()).upper()
 
 
 def event_name(text: str) -> str:

@@ -22,7 +22,7 @@ from functools import cache, lru_cache
 import phonenumbers
 from phonenumbers import PhoneMetadata
 
-from snap_capi_provider.core.text import InvalidValue, accepts, is_prehashed, number_text
+from snap_capi_provider.core.text import INVISIBLE_MARKS, InvalidValue, accepts, is_prehashed, number_text
 
 _MAX_DIGITS = 20  # no E.164 number has more (3 for the country code, at most 17 for the national part)
 _MIN_NSN, _MAX_NSN = 2, 17  # phonenumbers' own bounds for a national significant number
@@ -34,9 +34,7 @@ _EXTENSION = re.compile(r"(?:\s*[;,]?\s*(?:ext(?:ension)?\.?|extn|x|#|ramal|post
                         r"\d{1,7}#?|;ext=\d{1,7})$", re.IGNORECASE)
 _TEL_PARAMS = re.compile(r";[a-z-]+=[^;]*", re.IGNORECASE)
 _FLOAT_TEXT = re.compile(r"\s*(\+?\d+)\.0+\s*", re.ASCII)  # a number column written out as a float
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2066"
-                                    "\u2067\u2068\u2069\ufeff"))
-"""Zero-width and bidirectional marks: contact apps wrap numbers in them, a CSV's first cell may carry a BOM."""
+_INVISIBLE = dict.fromkeys(map(ord, INVISIBLE_MARKS))
 
 INTERNATIONAL, DIALLED_00, NATIONAL = "+", "00", ""
 

@@ -32,6 +32,9 @@ SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 DEFAULT_MAX_LENGTH = 1000
 """Longest text a field takes (URLs and user agents declare 2,048, emails 254); longer is ``value_too_long``."""
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+INVISIBLE_MARKS = "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2066\u2067\u2068\u2069\ufeff"
+"""Zero-width and bidirectional marks (and the BOM): contact apps wrap numbers in them, a CSV's first cell may
+start with a BOM, copy-paste leaves them around a value. Trimmed like spaces; phones drop them anywhere."""
 _MAX_INT_DIGITS = 40  # longer integers are no identifier, amount or timestamp a field can take
 
 
@@ -47,7 +50,7 @@ def sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def accepts(*, numbers: bool = False, dates: bool = False, max_length: int = DEFAULT_MAX_LENGTH,
+def accepts(*, numbers: bool = True, dates: bool = False, max_length: int = DEFAULT_MAX_LENGTH,
             hook: Callable[[object, object], object] | None = None) -> Callable:
     """Declare what a rule takes besides text (see :func:`cell_text`)."""
 
@@ -62,7 +65,8 @@ def accepts(*, numbers: bool = False, dates: bool = False, max_length: int = DEF
 
 
 def clean_text(value: str, max_length: int = DEFAULT_MAX_LENGTH) -> str | None:
-    """Trimmed NFC text; ``None`` for empty. Rejects lone surrogates, control characters, overlong text."""
+    """NFC text trimmed of spaces and invisible marks; ``None`` for empty. Rejects lone surrogates, control
+    characters, overlong text."""
     if value.isascii() and len(value) <= max_length and value.isprintable():  # the common case, in C
         return value.strip() or None
     if len(value) > 4 * max_length + 64:  # before NFC, so a huge cell costs nothing
@@ -72,7 +76,7 @@ def clean_text(value: str, max_length: int = DEFAULT_MAX_LENGTH) -> str | None:
             value.encode("utf-8")
         except UnicodeEncodeError:
             raise InvalidValue("invalid_text_encoding") from None
-        value = unicodedata.normalize("NFC", value)
+        value = unicodedata.normalize("NFC", value).strip().strip(INVISIBLE_MARKS)
     value = value.strip()
     if not value:
         return None
@@ -142,10 +146,10 @@ def is_date(value: object) -> bool:
 def cell_text(value: object, rule: Callable | None = None, context: object = None) -> str | None:
     """One cell to text for ``rule``: ``None`` when absent, else trimmed NFC text, else InvalidValue.
 
-    Text and UTF-8 bytes are read for every rule; numbers only by rules declared with ``numbers=True``
-    (others reject them as ``invalid_value_type``: ``12`` is no name); bools, containers, dates (unless
-    the rule takes dates, in which case its hook reads them) and other objects are ``invalid_value_type``,
-    never ``str()``-ed.
+    Text and UTF-8 bytes are read for every rule; numbers as their exact text (``1.0`` as ``1``) by every
+    rule not declared with ``numbers=False``, so a rule decides what ``12`` means (no name: absent); bools,
+    containers, dates (unless the rule takes dates, in which case its hook reads them) and other objects
+    are ``invalid_value_type``, never ``str()``-ed.
     """
     max_length = getattr(rule, "max_length", DEFAULT_MAX_LENGTH)
     if isinstance(value, str):

@@ -112,7 +112,7 @@ def test_mixed_types_in_one_column_each_get_a_value_or_a_reason():
     assert result.events.rows == [0, 1, 2, 3, 4, 5, 6]
     assert set(result.events.digests["ph"]) == {GOLDEN["16505551212"]}
     assert {got[i] for i in (7, 8, 9, 10, 11)} == {"insufficient_identity"}  # absent, never hashed as ""
-    assert [got[i] for i in range(12, 17)] == ["not_utf8", "number_too_large", "number_too_large", "invalid_value_type",
+    assert [got[i] for i in range(12, 17)] == ["not_utf8", "imprecise_number", "number_too_large", "invalid_value_type",
                           "invalid_value_type"]  # a bool or a list is no phone number: never str()-ed
 
 

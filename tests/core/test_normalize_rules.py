@@ -220,7 +220,8 @@ def test_all_zero_madid_is_absent_and_counted():
 # --- currencies, IPs ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("raw", "error"), [("XXX", "invalid_currency"), ("xts", "invalid_currency"),
-                                            ("EURO", "invalid_currency"), (840, "invalid_value_type")])
+                                            ("EURO", "invalid_currency"), (840, "invalid_currency"),
+                                            ([], "invalid_value_type")])
 def test_currency_rejects_no_currency_testing_and_non_codes(raw, error):
     assert n.normalize_column([raw], n.currency) == ([None], [error])
 
@@ -259,3 +260,52 @@ def test_normalize_column_accepts_a_series_and_aware_timestamps_keep_their_local
     same_instant = [pd.Timestamp("1997-12-26T23:30:00-05:00"), pd.Timestamp("1997-12-27T04:30:00Z")]
     values, errors = n.normalize_column(pd.Series(same_instant, dtype=object), n.date_of_birth)
     assert values == ["19971226", "19971227"] and errors == [None, None]
+
+
+# ------------------------------------------------------------------------- messy values seen in exports
+
+
+@pytest.mark.parametrize("raw", ["N/A", "n/a", "#N/A", "NULL", "null", "None", "unknown", "Not Applicable", "#VALUE!"])
+def test_placeholders_are_no_name_or_city_rather_than_hashed_letters(raw):
+    for rule in (n.name, n.city):
+        assert n.normalize_column([raw], rule) == ([None], [None])
+
+
+@pytest.mark.parametrize("raw, expected", [("Na", "na"), ("Nan", "nan"), ("Nil", "nil"), ("Nunez", "nunez")])
+def test_real_names_that_look_like_placeholders_stay(raw, expected):
+    assert n.normalize_column([raw], n.name) == ([expected], [None])
+
+
+def test_full_width_email_is_folded_to_the_address_it_spells():
+    assert n.normalize_column(["ＡＢ@example.ｃｏｍ"], n.email) == (["ab@example.com"], [None])
+
+
+@pytest.mark.parametrize("raw", ["\ufeffa@b.com", "\u200ea@b.com", "a@b.com\u200b", "\u202aa@b.com\u202c"])
+def test_invisible_marks_around_a_value_are_trimmed_like_spaces(raw):
+    assert n.normalize_column([raw], n.email) == (["a@b.com"], [None])
+
+
+def test_an_ipv4_address_is_ascii_digits_only():
+    assert n.normalize_column(["１.２.３.４"], n.ip_address) == ([None], ["invalid_ip_address"])
+
+
+@pytest.mark.parametrize("raw", ["phone_call", "email", "chat", "system_generated", "business_messaging",
+                                 "physical_store", "PhoneCall"])
+def test_metas_offline_action_sources_are_offline(raw):
+    assert n.action_source(raw) == "OFFLINE"
+
+
+@pytest.mark.parametrize("raw, expected", [("AddToWishlist", "ADD_TO_WISHLIST"), ("StartTrial", "START_TRIAL"),
+                                           ("InitiateCheckout", "START_CHECKOUT"), ("AddPaymentInfo", "ADD_BILLING"),
+                                           ("CompleteRegistration", "SIGN_UP"), ("CustomEvent1", "CUSTOM_EVENT_1"),
+                                           ("addToCart", "ADD_CART"), ("PURCHASE", "PURCHASE")])
+def test_camel_case_event_names_read_like_their_snake_case(raw, expected):
+    assert n.event_name(raw) == expected
+
+
+def test_numbers_in_text_fields_are_read_as_text_not_refused():
+    # SNAP_CAPI.md section 7: "value to text (ints fine)"; the field's rule then decides.
+    assert n.normalize_column([1, 0], n.gender) == ([None, None], [None, None])  # no m or f: absent
+    assert n.normalize_column([94025], n.city) == ([None], [None])  # no letters: absent
+    assert n.normalize_column([12], n.email) == ([None], ["invalid_email"])
+    assert n.normalize_column([True, ["x"]], n.name) == ([None, None], ["invalid_value_type"] * 2)
