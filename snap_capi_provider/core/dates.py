@@ -32,7 +32,8 @@ _MONTHS = {name: i for i, names in enumerate((
     ("november", "nov"), ("december", "dec")), start=0) for name in names}
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
              "mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun")
-_TIME = r"(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?)?"
+_TIME = (r"(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:\s*[AaPp]\.?[Mm]\.?)?"  # 12:00:00 AM: Excel's export
+         r"\s*(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?)?")
 _YMD = re.compile(r"(\d{4})([-/.])(\d{1,2})\2(\d{1,2})" + _TIME)
 _DMY = re.compile(r"(\d{1,2})([-/.])(\d{1,2})\2(\d{4})" + _TIME)
 _DMY_SHORT = re.compile(r"\d{1,2}([-/.])\d{1,2}\1\d{2}")
@@ -106,8 +107,8 @@ def _month(name: str) -> int:
 def date_of_birth(text: str) -> str:
     """A full date in a common form to ``YYYYMMDD`` (``1997-12-26``, ``26 Dec 1997`` -> ``19971226``).
 
-    Accepted: ISO ``YYYY-MM-DD`` (``/`` or ``.`` too, a time part ignored), ``YYYYMMDD``, US ``M/D/YYYY``,
-    ``D/M/YYYY`` when the day is over 12, ``D.M.YYYY``, and month names (``December 26, 1997``,
+    Accepted: ISO ``YYYY-MM-DD`` (``/`` or ``.`` too, a time part ignored, ``12:00:00 AM`` too), ``YYYYMMDD``,
+    US ``M/D/YYYY``, ``D/M/YYYY`` when the day is over 12, ``D.M.YYYY``, and month names (``December 26, 1997``,
     ``26 Dec 1997``). A date with a part missing, a time, a word or a two-digit year is rejected.
     ``12/11/1997`` is read month first (US); :func:`date_of_birth_day_first` reads it day first.
     """
@@ -162,6 +163,10 @@ def _date_of_birth(text: str, day_first: bool) -> str:
 _EPOCH_DIVISORS = ((1e11, 1), (1e14, 1_000), (1e17, 1_000_000), (1e20, 1_000_000_000))
 _EPOCH_TEXT = re.compile(r"\d+(\.\d+)?")
 _LONG_FRACTION = re.compile(r"(\.\d{6})\d+")
+_ZONE_SUFFIX = re.compile(r"(\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:(UTC|GMT|Z)|([+-]\d{2}):?(\d{2}))",
+                          re.IGNORECASE | re.ASCII)
+"""A time of day and its zone the way warehouses print it: BigQuery's ``07:06:40 UTC``, Snowflake's
+``07:06:40.000 -0800``; rewritten as an ISO offset (``+00:00``, ``-08:00``)."""
 _RFC_2822 = re.compile(r"(?:[A-Za-z]{3},\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{4}\s+\d{1,2}:\d{2}(?::\d{2})?\s*"
                        r"(?:[A-Za-z]{1,5}|[+-]\d{4})?")
 
@@ -202,9 +207,10 @@ def _text_seconds(text: str, timezone: str | None) -> int:
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
         moment = None
-        if "." in text and _LONG_FRACTION.search(text):  # nanoseconds: fromisoformat takes six digits
+        iso = _zoned_iso(text)
+        if iso is not None:
             try:
-                moment = dt.datetime.fromisoformat(_LONG_FRACTION.sub(r"\1", text, count=1))
+                moment = dt.datetime.fromisoformat(iso)
             except ValueError:
                 moment = None
         if moment is None and _RFC_2822.fullmatch(text):
@@ -212,13 +218,27 @@ def _text_seconds(text: str, timezone: str | None) -> int:
                 moment = email.utils.parsedate_to_datetime(text)
             except (ValueError, TypeError, IndexError):
                 moment = None
+            if moment is not None and moment.tzinfo is None and text.endswith("-0000"):
+                moment = moment.replace(tzinfo=dt.timezone.utc)  # RFC 5322: a UTC time, the sender's zone unsaid
         if moment is None:  # including relative words ("now", "today"): never replaced by the clock
             raise InvalidValue("invalid_event_time") from None
     return _aware_seconds(moment, timezone)
 
 
+def _zoned_iso(text: str) -> str | None:
+    """``text`` with nanoseconds cut to the six digits ``fromisoformat`` takes and a warehouse's zone
+    (``UTC``, `` +0000``) as an ISO offset; None when neither applies."""
+    iso = _LONG_FRACTION.sub(r"\1", text, count=1) if "." in text else text
+    zoned = _ZONE_SUFFIX.search(iso)
+    if zoned is not None and zoned.end() == len(iso):
+        hours, minutes = (zoned[3], zoned[4]) if zoned[3] else ("+00", "00")
+        iso = f"{iso[:zoned.start()]}{zoned[1]}{hours}:{minutes}"
+    return iso if iso != text else None
+
+
 def event_time(value: object, timezone: str | None = None) -> int:
-    """Unix seconds (UTC) from an aware datetime, ISO-8601 or RFC 2822 text, or an epoch number.
+    """Unix seconds (UTC) from an aware datetime, ISO-8601 or RFC 2822 text (also with a warehouse's zone:
+    BigQuery's ``... UTC``, Snowflake's ``... -0800``), or an epoch number.
 
     A naive datetime or text without an offset is refused unless ``timezone`` says where it is.
     """

@@ -120,3 +120,21 @@ def test_normalize_event_times_gives_exactly_what_event_time_gives(timezone):
 def test_normalize_event_times_accepts_a_series():
     values, errors = n.normalize_event_times(pd.Series(["2024-11-19T07:06:40Z"] * 3), None)
     assert values == [SECONDS] * 3 and errors == [None] * 3
+
+
+@pytest.mark.parametrize("raw", [
+    "2024-11-19 07:06:40 UTC", "2024-11-19 07:06:40.123456 UTC",  # BigQuery
+    "2024-11-19 07:06:40.000 +0000", "2024-11-18 23:06:40.000 -0800",  # Snowflake TIMESTAMP_TZ
+    "2024-11-19T07:06:40GMT", "Tue, 19 Nov 2024 07:06:40 -0000",  # RFC 5322: -0000 is a UTC time
+])
+def test_warehouse_timestamps_with_a_written_zone_are_read_in_that_zone(raw):
+    assert n.normalize_event_times([raw], None) == ([SECONDS], [None])
+
+
+def test_a_warehouse_timestamp_without_a_zone_stays_naive():
+    assert n.normalize_event_times(["2024-11-19 07:06:40.000"], None) == ([None], ["naive_event_time"])
+
+
+@pytest.mark.parametrize("raw", ["12/26/1997 12:00:00 AM", "12/26/1997 1:00 PM", "1997-12-26 10:00 pm"])
+def test_a_birth_date_exported_with_a_twelve_hour_time_keeps_its_date(raw):
+    assert n.normalize_column([raw], n.date_of_birth) == (["19971226"], [None])
