@@ -194,6 +194,8 @@ def _aware_seconds(moment: dt.datetime, timezone: str | None) -> int:
         if not timezone:
             raise InvalidValue("naive_event_time")
         moment = moment.replace(tzinfo=zone(timezone))
+    if isinstance(moment, pd.Timestamp) and moment.nanosecond:
+        moment = moment.replace(nanosecond=0)  # .999999999 s would round up to the next second as a float
     try:
         return math.floor(moment.timestamp())
     except (OverflowError, ValueError, OSError):  # a date Python cannot place on the epoch

@@ -7,6 +7,7 @@ encoders and the docs all read this table.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -68,7 +69,8 @@ FIELDS: tuple[SnapField, ...] = (
     SnapField("event_source_url", "root", rules.long_text, aliases=("page_url", "url"), v2_key="page_url",
               description="Page URL; expected for WEB events."),
     # user data
-    SnapField("em", "user_data", rules.email, hashed=True, as_list=True, aliases=("email", "hashed_email"),
+    SnapField("em", "user_data", rules.email, hashed=True, as_list=True,
+              aliases=("email", "email_address", "e_mail", "hashed_email"),
               v2_key="hashed_email", v2_hashed=True, description="Email address.",
               accepted=((" Person@Example.com ", "person@example.com"), ("mailto:a.b+tag@x.org", "a.b+tag@x.org"),
                         ("Ann <ann@x.io>", "ann@x.io")),
@@ -179,8 +181,12 @@ IDENTITY_RULE = "em, or ph, or madid, or client_ip_address and client_user_agent
 
 
 def resolve(name: str) -> SnapField | None:
-    """The field a Snap key or alias names (case-insensitive), or None."""
-    return BY_NAME.get(name.strip().lower())
+    """The field a Snap key or alias names (case-insensitive; spaces and hyphens read as ``_``, so the
+    headers ``First Name`` and ``User-Agent`` name ``fn`` and ``client_user_agent``), or None."""
+    return BY_NAME.get(_HEADER_BREAK.sub("_", name.strip().lower()))
+
+
+_HEADER_BREAK = re.compile(r"[\s\-]+")
 
 
 def has_identity(present: set[str] | frozenset[str]) -> bool:

@@ -14,6 +14,7 @@ import datetime as dt
 import decimal
 import ipaddress
 import itertools
+import json
 import math
 import re
 import string
@@ -283,8 +284,20 @@ MAX_COUNT = 10**9
 
 
 def string_list(value: object) -> list[str] | None:
-    """A list of ids from a list/array or a comma-separated string."""
+    """A list of ids from a list/array, a JSON array of them (``["sku-1", "sku-2"]``, as a warehouse
+    exports an array column) or a comma-separated string. A bool is no id."""
+    if isinstance(value, bool | np.bool_):
+        raise InvalidValue("invalid_content_ids")
+    if isinstance(value, str) and value.strip().startswith("["):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise InvalidValue("invalid_content_ids") from None
+        if not isinstance(value, list):
+            raise InvalidValue("invalid_content_ids")
     if isinstance(value, list | tuple | np.ndarray):
+        if any(isinstance(item, bool | np.bool_ | list | dict) for item in value):
+            raise InvalidValue("invalid_content_ids")
         items = [to_text(item) for item in value]
     else:
         text = to_text(value)

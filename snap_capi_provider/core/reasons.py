@@ -45,7 +45,7 @@ REASONS: dict[str, str] = {
     # custom data
     "invalid_currency": "Not an ISO 4217 currency code (XXX and XTS are refused).",
     "invalid_num_items": "Not a whole number between 0 and 1,000,000,000.",
-    "invalid_content_ids": "content_ids is not a list of ids or a comma-separated text.",
+    "invalid_content_ids": "content_ids is not a list of ids, a JSON array of them or a comma-separated text.",
     # event level
     "unknown_event_name": "Not one of Snap's event names or a known alias (see Event names).",
     "invalid_action_source": "Not WEB, MOBILE_APP or OFFLINE (or a known alias).",

@@ -138,3 +138,8 @@ def test_a_warehouse_timestamp_without_a_zone_stays_naive():
 @pytest.mark.parametrize("raw", ["12/26/1997 12:00:00 AM", "12/26/1997 1:00 PM", "1997-12-26 10:00 pm"])
 def test_a_birth_date_exported_with_a_twelve_hour_time_keeps_its_date(raw):
     assert n.normalize_column([raw], n.date_of_birth) == (["19971226"], [None])
+
+
+def test_nanoseconds_never_round_an_event_up_to_the_next_second():
+    moment = pd.Timestamp("2024-11-19 07:06:40.9999999", tz="UTC")
+    assert n.normalize_event_times([moment, "2024-11-19T07:06:40.9999999Z"], None) == ([SECONDS] * 2, [None] * 2)

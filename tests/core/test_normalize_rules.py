@@ -309,3 +309,25 @@ def test_numbers_in_text_fields_are_read_as_text_not_refused():
     assert n.normalize_column([94025], n.city) == ([None], [None])  # no letters: absent
     assert n.normalize_column([12], n.email) == ([None], ["invalid_email"])
     assert n.normalize_column([True, ["x"]], n.name) == ([None, None], ["invalid_value_type"] * 2)
+
+
+@pytest.mark.parametrize("header, key", [("First Name", "fn"), ("Last Name", "ln"), ("Email Address", "em"),
+                                         ("E-mail", "em"), ("Phone Number", "ph"), ("Zip Code", "zp"),
+                                         ("Postal Code", "zp"), ("IP Address", "client_ip_address"),
+                                         ("User-Agent", "client_user_agent")])
+def test_spreadsheet_headers_with_spaces_or_hyphens_name_their_field(header, key):
+    from snap_capi_provider.core import fields
+
+    assert fields.resolve(header).key == key
+
+
+@pytest.mark.parametrize("raw, expected", [('["sku-1", "sku-2"]', ["sku-1", "sku-2"]),
+                                           ("sku-1, sku-2", ["sku-1", "sku-2"]), (["sku-1", 2], ["sku-1", "2"])])
+def test_content_ids_from_a_list_a_json_array_or_commas(raw, expected):
+    assert n.string_list(raw) == expected
+
+
+@pytest.mark.parametrize("raw", [True, [True], '["sku-1"', '[{"a": 1}]'])
+def test_content_ids_that_are_no_ids_are_refused(raw):
+    with pytest.raises(n.InvalidValue):
+        n.string_list(raw)
