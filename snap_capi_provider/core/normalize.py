@@ -228,11 +228,16 @@ def currency(text: str) -> str:
 
 @accepts(numbers=True, max_length=64)
 def amount(text: str) -> float:
-    """A non-negative decimal amount (``42.50``; ``1,299.00`` is refused as ambiguous)."""
-    value = _non_negative_decimal(text, "invalid_value")
+    """A non-negative decimal amount (``42.50``, ``$42.50``, ``42.50 USD``; ``1,299.00`` is refused as
+    ambiguous). A currency sign or code written with the amount is formatting: the event's currency is
+    its own field."""
+    value = _non_negative_decimal(_CURRENCY_MARK.sub("", text, count=2), "invalid_value")
     if not math.isfinite(float(value)) or value > MAX_AMOUNT:
         raise InvalidValue("invalid_value")  # no purchase is worth a trillion: a misread column (ids, cents)
     return float(value) + 0.0  # -0 is 0: no "-0.0" on the wire
+
+
+_CURRENCY_MARK = re.compile(r"^(?:[$€£¥₹]|[A-Z]{3})\s*|\s*(?:[$€£¥₹]|[A-Z]{3})$")
 
 
 def _non_negative_decimal(text: str, reason: str) -> decimal.Decimal:

@@ -160,8 +160,13 @@ def soundex(text: str) -> str | None:
 
 
 def _ascii_upper(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
+    decomposed = unicodedata.normalize("NFKD", text.translate(_UNDECOMPOSED))
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).upper()
+
+
+_UNDECOMPOSED = str.maketrans({"ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D", "ß": "ss", "æ": "ae",
+                               "Æ": "AE", "œ": "oe", "Œ": "OE", "þ": "th", "Þ": "TH", "ı": "i", "ŋ": "n", "Ŋ": "N"})
+"""Latin letters that NFKD does not split into a base letter and a mark (Łódź would lose its L)."""
 
 
 def _soundex_or_none(value: object) -> str | None:

@@ -331,3 +331,13 @@ def test_content_ids_from_a_list_a_json_array_or_commas(raw, expected):
 def test_content_ids_that_are_no_ids_are_refused(raw):
     with pytest.raises(n.InvalidValue):
         n.string_list(raw)
+
+
+@pytest.mark.parametrize("raw", ["$42.50", "42.50 USD", "USD 42.50", "€42.50"])
+def test_an_amount_written_with_its_currency_sign_or_code_is_the_amount(raw):
+    assert n.normalize_column([raw], n.amount) == ([42.5], [None])
+
+
+@pytest.mark.parametrize("raw", ["42,50", "$1,299.00", "$$42", "USD"])
+def test_amounts_that_stay_ambiguous_or_empty_are_refused(raw):
+    assert n.normalize_column([raw], n.amount) == ([None], ["invalid_value"])
