@@ -25,6 +25,7 @@ import phonenumbers
 from snap_capi_provider.core import fields as catalogue
 from snap_capi_provider.core import normalize as rules
 from snap_capi_provider.core.fields import BY_KEY, FIELDS, SnapField
+from snap_capi_provider.core.places import country_context
 from snap_capi_provider.core.readiness import IDENTIFIER_KEYS, Readiness, identity_masks, present
 from snap_capi_provider.core.sources import UNREADABLE
 
@@ -223,12 +224,13 @@ def build_events(frame: pd.DataFrame, mapping: Mapping[str, str], options: Event
     def column(key: str) -> list[object] | None:
         return frame[mapping[key]].tolist() if key in mapping else None
 
-    # Country first: phones, states and zips read it.
+    # Country first: phones, states and zips read it (a pre-hashed country as the code it is the hash of).
     countries: list[object] = [None] * n
     if "country" in mapping:
-        countries, errors = rules.normalize_column(column("country"), BY_KEY["country"].rule)
-        reject(errors, BY_KEY["country"], countries)
-        plain["country"] = countries
+        country_values, errors = rules.normalize_column(column("country"), BY_KEY["country"].rule)
+        reject(errors, BY_KEY["country"], country_values)
+        plain["country"] = country_values
+        countries = list(map(country_context, country_values))
     done: dict[tuple[str, object], tuple[list[object], list[str | None]]] = {}
     for key, source in mapping.items():
         snap_field = BY_KEY[key]

@@ -118,7 +118,7 @@ FIELDS: tuple[SnapField, ...] = (
               aliases=("zip", "zip_code", "zipcode", "postal_code", "postcode", "hashed_zip"),
               v2_key="hashed_zip", v2_hashed=True, description="Zip or postal code.",
               accepted=(("94025-1234", "94025"), (2134, "us", "02134"), ("SW1A 1AA", "gb", "sw1a1aa")),
-              rejected=(("9402", "us", "invalid_zip"), ("n/a", "invalid_zip"), ("NULL", "invalid_zip"))),
+              rejected=(("940251", "us", "invalid_zip"), ("n/a", "invalid_zip"), ("NULL", "invalid_zip"))),
     SnapField("country", "user_data", rules.country, hashed=True, as_list=True,
               aliases=("country_code",), description="Country, ISO 3166-1 alpha-2.",
               accepted=(("United States", "us"), ("Deutschland", "de"), ("DEU", "de"), ("uk", "gb")),
