@@ -130,8 +130,7 @@ def deliver(client: SnapCapiClient, asset_id: str, items: Sequence[BatchItem]) -
             release_deferred(split, part, client, asset_id, pending, outcome)
         except SnapCapiAuthError as exc:
             outcome.fatal = f"auth_error: {exc}"
-            for unsettled in (part, *pending):
-                outcome.failed.extend((item, "auth_error") for item in unsettled.items)
+            fail_unsettled(part, pending, outcome, "auth_error")
             break
         except RequestRefused as exc:
             fail_refused(exc, part, pending, outcome)
@@ -143,8 +142,12 @@ def fail_refused(exc: RequestRefused, part: Part, pending: list[Part], outcome: 
     """Not the events' fault: no row is rejected, every one not settled is failed with Snap's message
     (re-sendable once the request is fixed) and the run stops instead of sending every batch to the
     same end."""
-    reason = f"{REQUEST_REFUSED}: {exc}"
     outcome.fatal = f"{REQUEST_REFUSED}: Snap refused the request as a whole (HTTP 400, no event named): {exc}"
+    fail_unsettled(part, pending, outcome, f"{REQUEST_REFUSED}: {exc}")
+
+
+def fail_unsettled(part: Part, pending: list[Part], outcome: BatchOutcome, reason: str) -> None:
+    """Fail ``part``, every part still to send and any half held back while its sibling was sent."""
     for unsettled in (part, *pending):
         outcome.failed.extend((item, reason) for item in unsettled.items)
         if unsettled.split is not None and unsettled.split.deferred is not None:

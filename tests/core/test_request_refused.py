@@ -131,3 +131,13 @@ def test_the_request_refused_with_401_or_403_is_counted(refusal):
         assert report.error.startswith("auth_error") and f"HTTP {refusal}" in report.error
         # Each refused request is counted (up to two batches were in flight when the first was refused).
         assert report.failed == 300 and report.requests == len(emu.requests) in (1, 2)
+
+
+def test_the_token_refused_while_a_half_waits_for_its_sibling_fails_that_half_too(emu):
+    # First half refused alike (held back for its sibling), then the sibling's request gets a 401.
+    emu.add_faults(Fault("request_400"), *[Fault("503", path_contains="/validate")] * 3, Fault("request_400"),
+                   Fault("401"))
+    outcome = send(emu)
+    assert outcome.accepted == [] and outcome.rejected == []
+    assert sorted(item.row for item, _ in outcome.failed) == list(range(40))  # every row in one bucket
+    assert {reason for _, reason in outcome.failed} == {"auth_error"} and outcome.fatal.startswith("auth_error")
