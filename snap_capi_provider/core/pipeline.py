@@ -73,8 +73,24 @@ class Assets:
     snap_app_id: str | None = None
     app_id: str | None = None
 
+    def __post_init__(self) -> None:
+        for name in ("pixel_id", "snap_app_id", "app_id"):
+            object.__setattr__(self, name, asset_text(name, getattr(self, name)))
+
     def for_source(self, action_source: str) -> str | None:
         return self.snap_app_id if action_source == "MOBILE_APP" else self.pixel_id
+
+
+def asset_text(name: str, value: object) -> str | None:
+    """An asset id as text (a whole number is read as its digits); ``None`` when empty. Anything else (a
+    list, a bool, a float a template rendered) is a ``ValueError`` naming ``name``, before anything is sent."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be text (an id such as 'a1b2c3d4-...'), not {type(value).__name__}.")
+    return value.strip() or None
 
 
 @dataclass(frozen=True)

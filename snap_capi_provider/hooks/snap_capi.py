@@ -34,7 +34,7 @@ from snap_capi_provider.core.client import (
 from snap_capi_provider.core.event_logs import TestEventLogs
 from snap_capi_provider.core.event_stats import TestEventStats
 from snap_capi_provider.core.events import EventOptions
-from snap_capi_provider.core.pipeline import Assets, DeliveryOptions, RowSink, send_rows
+from snap_capi_provider.core.pipeline import Assets, DeliveryOptions, RowSink, asset_text, send_rows
 from snap_capi_provider.core.report import SendReport
 from snap_capi_provider.core.sources import iter_chunks
 from snap_capi_provider.core.urls import check_https_or_loopback, safe_url
@@ -287,7 +287,7 @@ class SnapCapiHook(BaseHook):
     def asset_id(self, asset_id: str | None = None) -> str:
         """``asset_id``, else the connection's pixel id, else its Snap app id."""
         settings = self.settings
-        chosen = asset_id or settings.pixel_id or settings.snap_app_id
+        chosen = asset_text("asset_id", asset_id) or settings.pixel_id or settings.snap_app_id
         if not chosen:
             raise SnapCapiError("No asset id: pass asset_id, or set pixel_id or snap_app_id on the "
                                 "connection.")

@@ -206,3 +206,22 @@ def test_reports_and_rejected_rows_hold_no_raw_pii(emu):
     assert report.rejected == 2
     text = json.dumps(report.to_dict()) + stream.getvalue()
     assert leaks(text, raw_pii(rows) | {"Broken.Address@", "+1 650 555 1"}) == []
+
+
+def test_asset_ids_are_text_a_whole_number_reads_as_its_digits_anything_else_is_refused():
+    assert Assets(pixel_id=123, snap_app_id=" app ").pixel_id == "123"
+    assert Assets(snap_app_id=" app ").snap_app_id == "app"
+    for odd in (["a"], True, 12.5, {"x": 1}):
+        with pytest.raises(ValueError, match="pixel_id must be text"):
+            Assets(pixel_id=odd)
+
+
+def test_a_v2_web_event_for_a_pixel_given_as_a_number_goes_to_that_pixel():
+    # The id compared as text: 123 once read "123" != 123 and the event went out as an app event.
+    from snap_capi_provider.core.prepare import prepare_chunk
+
+    frame = pd.DataFrame([{"email": "a@example.com", "ts": int(time.time()) - 60}], dtype=object)
+    prepared = prepare_chunk(frame, {"em": "email", "event_time": "ts"}, EventOptions(event_name="SIGN_UP"),
+                             [0], "v2", Assets(pixel_id=123))
+    (payload,) = prepared.groups["123"][1]
+    assert json.loads(payload)["pixel_id"] == "123" and "snap_app_id" not in json.loads(payload)
