@@ -270,11 +270,21 @@ class SnapCapiClient:
         # (token included), and an exception raised inside would keep one as ``__context__``.
         error: SnapCapiError | None = None
         http: requests.Response | None = None
+        unreadable: str | None = None
         deadline = _WATCHDOG.watch(self.total_timeout)
         _CURRENT.deadline = deadline
         try:
+            # Redirects are not followed: a 302 would turn the POST into a GET whose answer settled the
+            # batch. The body is read here, under the deadline, so a body that breaks after the status
+            # line is told apart from a request that never got one.
             http = self._session.request(method, self.base_url + path, params=query, data=data,
-                                         headers=headers, timeout=self.timeout)
+                                         headers=headers, timeout=self.timeout, stream=True,
+                                         allow_redirects=False)
+            try:
+                http.content  # noqa: B018 - reads the streamed body
+            except requests.RequestException as exc:
+                unreadable = type(exc).__name__
+                http.close()
         except requests.Timeout:
             error = _Transient("timed out")
         except requests.RequestException as exc:
@@ -291,6 +301,11 @@ class SnapCapiClient:
             raise error
         assert http is not None
         elapsed = time.monotonic() - started
+        if unreadable is not None:
+            if 200 <= http.status_code < 300:  # Snap answered and may have recorded the events: never re-sent
+                return ApiResponse(http.status_code, None, f"(the response body could not be read: {unreadable})",
+                                   elapsed_s=elapsed)
+            raise _Transient(f"connection error ({unreadable} reading an HTTP {http.status_code} answer)")
         text = self._redact(http.text[:2000])
         if self.debug:
             log_exchange(method, path, http.status_code, n_events, elapsed, text)  # PII scrubbed there

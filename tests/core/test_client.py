@@ -236,3 +236,71 @@ def test_plain_http_only_to_loopback(url, ok):
 def test_negative_retry_settings_are_refused():
     with pytest.raises(SnapCapiError, match="must not be negative"):
         SnapCapiClient(TOKEN, "http://127.0.0.1:1", retry=RetryPolicy(max_retries=-1))
+
+
+def _scripted_server(answer: bytes, linger: bool = False) -> tuple[str, list[int], socket.socket]:
+    """A loopback server that reads each request and writes ``answer`` (a status line, headers and maybe
+    a broken body), then closes: what Snap's edge does when a connection breaks mid-response."""
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    posts: list[int] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            head, _, rest = data.partition(b"\r\n\r\n")
+            length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length"))
+            while len(rest) < length:
+                rest += conn.recv(65536)
+            posts.append(1)
+            conn.sendall(answer)
+            if linger:  # a reset, not a clean close
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}", posts, listener
+
+
+OK_BODY = b'{"status": "VALID", "reason": "Events have been processed successfully."}'
+
+
+@pytest.mark.parametrize("answer, linger", [
+    (b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(OK_BODY) + OK_BODY[:10], False),  # truncated
+    (b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(OK_BODY) + OK_BODY, False),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", True),  # reset after the headers
+], ids=["truncated", "bad-gzip", "reset-after-headers"])
+def test_a_2xx_whose_body_cannot_be_read_is_unconfirmed_and_never_re_sent(answer, linger):
+    from snap_capi_provider.core.delivery import BatchItem, deliver
+
+    url, posts, listener = _scripted_server(answer, linger)
+    try:
+        with SnapCapiClient(TOKEN, url, timeout=(2, 2), retry=RetryPolicy(max_retries=3, backoff_initial_s=0,
+                                                                            backoff_max_s=0)) as client:
+            outcome = deliver(client, PIXEL, [BatchItem(i, b'{"event_id":"e%d"}' % i) for i in range(3)])
+    finally:
+        listener.close()
+    assert len(posts) == 1  # Snap answered 200: the events may be recorded, so they are not sent again
+    assert outcome.accepted == [] and len(outcome.failed) == 3
+    assert all(reason.startswith("unconfirmed_response") for _, reason in outcome.failed)
+
+
+def test_a_redirect_is_not_followed_the_batch_fails_with_its_status():
+    from snap_capi_provider.core.delivery import BatchItem, deliver
+
+    url, posts, listener = _scripted_server(b"HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\r\n")
+    try:
+        with SnapCapiClient(TOKEN, url, retry=RetryPolicy(max_retries=0)) as client:
+            outcome = deliver(client, PIXEL, [BatchItem(i, b'{"event_id":"e%d"}' % i) for i in range(3)])
+    finally:
+        listener.close()
+    assert len(posts) == 1 and outcome.accepted == []
+    assert {reason for _, reason in outcome.failed} == {"http_302"}
