@@ -75,6 +75,14 @@ class EventOptions:
     clock: Callable[[], float] = time.time
 
     def __post_init__(self) -> None:
+        for name in ("event_name", "action_source", "default_phone_region", "timezone"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise ConfigError(f"{name} must be text, not {type(value).__name__} ({value!r}).")
+        for name in ("max_event_age_days", "max_future_skew_s"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(f"{name} must be a number, not {type(value).__name__} ({value!r}).")
         if self.date_order not in DATE_ORDERS:
             raise ConfigError(f"date_order must be 'MDY' or 'DMY', not {self.date_order!r}.")
         if self.invalid_field_policy not in INVALID_FIELD_POLICIES:

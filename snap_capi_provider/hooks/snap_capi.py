@@ -178,13 +178,18 @@ class SnapCapiHook(BaseHook):
     hook_name = "Snap Conversions API"
 
     def __init__(self, snap_capi_conn_id: str = default_conn_name, *, api_version: str | None = None,
-                 timeout: float | tuple[float, float] = (5.0, 30.0), max_retries: int = 5,
+                 timeout: float | tuple[float, float] | None = (5.0, 30.0), max_retries: int = 5,
                  retry_backoff_s: float = 0.5, retry_backoff_max_s: float = 30.0, concurrency: int = 4,
                  compress: bool = False, debug: bool | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        check_hook_params({"api_version": api_version, "timeout": timeout, "max_retries": max_retries,
+                           "retry_backoff_s": retry_backoff_s, "retry_backoff_max_s": retry_backoff_max_s,
+                           "concurrency": concurrency, "compress": compress, "debug": debug})
         self.snap_capi_conn_id = snap_capi_conn_id
         self.api_version = api_version
         # A list is a (connect, read) pair that went through JSON (a trigger's serialized hook_params).
+        if timeout is None:
+            timeout = (5.0, 30.0)
         self.timeout = (tuple(timeout) if isinstance(timeout, (tuple, list))  # type: ignore[assignment]
                         else (min(float(timeout), 10.0), float(timeout)))
         self.retry = RetryPolicy(max_retries=max_retries, backoff_initial_s=retry_backoff_s,

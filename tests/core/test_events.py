@@ -299,3 +299,11 @@ def test_date_order_picks_how_a_swappable_birth_date_reads():
     us = build(rows, mapping).events.plain["db"]
     day_first = build(rows, mapping, dataclasses.replace(OPTIONS, date_order="DMY")).events.plain["db"]
     assert us == ["19971211", "19971226", "19971211"] and day_first == ["19971112", "19971226", "19971211"]
+
+
+@pytest.mark.parametrize("options", [{"event_name": 5}, {"action_source": 5}, {"timezone": ["UTC"]}, {"timezone": 5},
+                                     {"default_phone_region": 1}, {"max_event_age_days": "37"},
+                                     {"max_future_skew_s": None}])
+def test_options_a_template_rendered_to_another_type_are_a_clear_error(options):
+    with pytest.raises(ConfigError, match=f"{next(iter(options))} must be"):
+        EventOptions(**options)

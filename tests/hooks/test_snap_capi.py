@@ -179,3 +179,13 @@ def test_credentials_in_the_base_and_token_urls_stay_out_of_every_repr_and_messa
     with pytest.raises(SnapCapiError) as raised:  # nothing listens on port 9: the refresh fails
         hook.token_provider.token()
     assert "pw-TOKEN-88" not in str(raised.value) and "***@127.0.0.1:9" in str(raised.value)
+
+
+@pytest.mark.parametrize("kwargs", [{"timeout": (5, -1)}, {"timeout": (5,)}, {"timeout": "abc"},
+                                    {"max_retries": "3"}, {"max_retries": 1.5}, {"retry_backoff_s": -1},
+                                    {"compress": "no"}, {"concurrency": 0}, {"api_version": "v4"}])
+def test_the_hooks_own_arguments_are_checked_when_it_is_built(kwargs):
+    from snap_capi_provider.hooks.snap_capi import SnapCapiHook
+
+    with pytest.raises(ValueError, match=next(iter(kwargs))):
+        SnapCapiHook(**kwargs)
