@@ -254,6 +254,16 @@ class SnapCapiRowsOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         check_arguments(self)
+        sent: list[Any] = []  # the run's report, once it has one
+        try:
+            self._read_and_run(context, sent)
+        except BaseException:
+            if sent:  # sent, then closing the source or moving the rejected-rows file into place failed
+                context["ti"].xcom_push(key="return_value", value=self._result(sent[0]))
+            raise
+        return self._finish(context, sent[0])
+
+    def _read_and_run(self, context: Context, sent: list[Any]) -> None:
         with ExitStack() as stack:
             rows = open_rows(data=self.data, sql=self.sql, sql_conn_id=self.sql_conn_id,
                              sql_parameters=self.sql_parameters, path=self.path, file_format=self.file_format,
@@ -264,7 +274,7 @@ class SnapCapiRowsOperator(BaseOperator):
             sink = (stack.enter_context(rejected_rows_file(self.rejected_rows_path, self.sink_columns))
                     if self.rejected_rows_path else None)
             try:
-                report = self._run(rows.chunks, sink, rows.total_rows)
+                sent.append(self._run(rows.chunks, sink, rows.total_rows))
             except BaseException as exc:
                 partial = getattr(exc, "snap_capi_report", None)
                 if partial is not None:
@@ -273,6 +283,8 @@ class SnapCapiRowsOperator(BaseOperator):
                                    summary_text(result, self.summary_keys))
                     context["ti"].xcom_push(key="return_value", value=result)
                 raise
+
+    def _finish(self, context: Context, report: Any) -> dict[str, Any]:
         result = self._result(report)
         self.log.info("%s: %s", self.summary_title, summary_text(result, self.summary_keys))
         self._warn_about(result, report)

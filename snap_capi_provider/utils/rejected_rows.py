@@ -21,8 +21,16 @@ _LOCAL = ("file", "local", "")
 
 @contextlib.contextmanager
 def rejected_rows_file(path: str, columns: Sequence[str]) -> Iterator[RejectedRowsWriter]:
-    """A writer to ``path``; the file appears (or is replaced) when the block ends, even on an error."""
+    """A writer to ``path``; the file appears (or is replaced) when the block ends, even on an error.
+
+    A ``path`` that is not text nor a path, or names a folder, is a ``ValueError`` here, before any row
+    is sent."""
+    if not isinstance(path, str | os.PathLike | ObjectStoragePath):
+        raise ValueError(f"rejected_rows_path must be a path or URL, not {type(path).__name__} ({path!r}).")
     target = ObjectStoragePath(path)
+    if target.is_dir():
+        raise ValueError(f"rejected_rows_path {str(path)!r} is a folder: name a file in it, e.g. "
+                         f"'{str(path).rstrip('/')}/rejected.csv'.")
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.parent / f".{target.name}.{uuid.uuid4().hex[:12]}.tmp"
     local = target.protocol in _LOCAL

@@ -151,3 +151,14 @@ def test_the_requests_refused_with_401_or_403_are_counted_in_the_report(monkeypa
         report = xcom(dag_run, "send")
         assert report["failed"] == 300 and f"HTTP {refusal}" in report["error"]
         assert report["requests"] == len(emu.requests) >= 1
+
+
+@pytest.mark.parametrize("target", ["folder", "number"])
+def test_a_rejected_rows_path_that_cannot_be_a_file_fails_before_anything_is_sent(emu, tmp_path, target):
+    rows = [{"order_id": "o-1", "email": "buyer@example.com", "amount": 5, "currency": "USD",
+             "event_time": int(time.time()) - 60}]
+    path = str(tmp_path) if target == "folder" else 5
+    dag_run = run_dag(one_task_dag(f"bad_rejected_path_{target}", data=rows, rejected_rows_path=path,
+                                   **SEND_KWARGS))
+    assert task_state(dag_run, "send") == "failed"
+    assert emu.requests == [] and list(tmp_path.iterdir()) == []  # nothing sent, no stray temporary file
