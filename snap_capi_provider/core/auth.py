@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 import requests
 
+from snap_capi_provider.core.deadlines import deadline_session, watched
 from snap_capi_provider.core.errors import SnapCapiAuthError, SnapCapiError
 from snap_capi_provider.core.redact import redact, register_secret, scrub_pii
 from snap_capi_provider.core.urls import check_https_or_loopback, safe_url
@@ -233,19 +234,25 @@ class OAuthTokenProvider:
         form = {"grant_type": "refresh_token", "client_id": self.client_id,
                 "client_secret": self._client_secret, "refresh_token": self._refresh_token}
         if self._session is None:
-            self._session = requests.Session()
+            self._session = deadline_session()
+        attempt_s = max(self.timeout) if isinstance(self.timeout, tuple | list) else float(self.timeout)
         attempt = 0
         while True:
             problem: str | None = None
             http: requests.Response | None = None
-            try:  # requests form-encodes (and URL-encodes) the dict: secrets may hold + / =
-                http = self._session.post(self.token_url, data=form, timeout=self.timeout,
-                                          headers={"Accept": "application/json",
-                                                   "User-Agent": "snap-capi-provider"})
-            except requests.Timeout:
-                problem = "timed out"
-            except requests.RequestException as exc:  # its text may hold the URL: name the type only
-                problem = f"connection error ({type(exc).__name__})"
+            # Bounded as a whole, as event requests are: a token endpoint that drips its answer a byte
+            # at a time would otherwise hold the run (or a trigger) forever.
+            with watched(attempt_s) as deadline:
+                try:  # requests form-encodes (and URL-encodes) the dict: secrets may hold + / =
+                    http = self._session.post(self.token_url, data=form, timeout=self.timeout,
+                                              headers={"Accept": "application/json",
+                                                       "User-Agent": "snap-capi-provider"})
+                except requests.Timeout:
+                    problem = "timed out"
+                except requests.RequestException as exc:  # its text may hold the URL: name the type only
+                    problem = f"connection error ({type(exc).__name__})"
+            if deadline.fired and http is None:
+                problem = f"timed out (the request took longer than {attempt_s:g}s)"
             if http is not None and http.status_code not in _TRANSIENT:
                 break
             if http is not None:

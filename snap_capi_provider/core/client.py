@@ -16,13 +16,9 @@ from __future__ import annotations
 
 import email.utils
 import gzip
-import heapq
-import itertools
 import json
 import logging
 import math
-import socket
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,10 +27,9 @@ from urllib.parse import quote
 
 import requests
 import tenacity
-from requests.adapters import HTTPAdapter
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from snap_capi_provider.core.auth import StaticToken, TokenProvider
+from snap_capi_provider.core.deadlines import deadline_session, watched
 from snap_capi_provider.core.errors import SnapCapiAuthError, SnapCapiError, SnapCapiRetriesExhausted
 from snap_capi_provider.core.redact import install_log_filters, redact, scrub_pii
 from snap_capi_provider.core.urls import check_https_or_loopback, is_loopback, safe_url
@@ -150,10 +145,7 @@ class SnapCapiClient:
         if self.retry.max_retries < 0 or self.retry.backoff_initial_s < 0 or self.retry.backoff_max_s < 0:
             raise SnapCapiError("Retry settings must not be negative.")
         install_log_filters()
-        self._session = requests.Session()
-        adapter = _DeadlineAdapter(pool_connections=1, pool_maxsize=self.pool_size, max_retries=0)
-        self._session.mount("https://", adapter)
-        self._session.mount("http://", adapter)
+        self._session = deadline_session(self.pool_size)
         self._session.headers.update({"User-Agent": "snap-capi-provider", "Content-Type": "application/json"})
 
     def __repr__(self) -> str:
@@ -271,30 +263,27 @@ class SnapCapiClient:
         error: SnapCapiError | None = None
         http: requests.Response | None = None
         unreadable: str | None = None
-        deadline = _WATCHDOG.watch(self.total_timeout)
-        _CURRENT.deadline = deadline
-        try:
-            # Redirects are not followed: a 302 would turn the POST into a GET whose answer settled the
-            # batch. The body is read here, under the deadline, so a body that breaks after the status
-            # line is told apart from a request that never got one.
-            http = self._session.request(method, self.base_url + path, params=query, data=data,
-                                         headers=headers, timeout=self.timeout, stream=True,
-                                         allow_redirects=False)
+        with watched(self.total_timeout) as deadline:
             try:
-                http.content  # noqa: B018 - reads the streamed body
+                # Redirects are not followed: a 302 would turn the POST into a GET whose answer settled
+                # the batch. The body is read here, under the deadline, so a body that breaks after the
+                # status line is told apart from a request that never got one.
+                http = self._session.request(method, self.base_url + path, params=query, data=data,
+                                             headers=headers, timeout=self.timeout, stream=True,
+                                             allow_redirects=False)
+                try:
+                    http.content  # noqa: B018 - reads the streamed body
+                except requests.RequestException as exc:
+                    unreadable = type(exc).__name__
+                    http.close()
+            except requests.Timeout:
+                error = _Transient("timed out")
             except requests.RequestException as exc:
-                unreadable = type(exc).__name__
-                http.close()
-        except requests.Timeout:
-            error = _Transient("timed out")
-        except requests.RequestException as exc:
-            error = _Transient(f"connection error ({type(exc).__name__})")
-        except Exception as exc:  # anything else from the HTTP stack: its text may hold the URL
-            error = SnapCapiError(
-                f"Snap CAPI {method} {path} failed: {type(exc).__name__}: {self._redact(str(exc))}")
-        finally:
-            _CURRENT.deadline = None
-            fired = deadline.done()
+                error = _Transient(f"connection error ({type(exc).__name__})")
+            except Exception as exc:  # anything else from the HTTP stack: its text may hold the URL
+                error = SnapCapiError(
+                    f"Snap CAPI {method} {path} failed: {type(exc).__name__}: {self._redact(str(exc))}")
+        fired = deadline.fired
         if fired and http is None:
             error = _Transient(f"timed out (the attempt took longer than {self.total_timeout:g}s)")
         if error is not None:
@@ -401,104 +390,3 @@ def check_base_url(url: str | None) -> str:
 
 
 _is_loopback = is_loopback  # the former private name
-
-
-# ---------------------------------------------------------------------------- the per-attempt deadline
-
-
-class _Deadline:
-    """One attempt's deadline: at expiry, the watchdog shuts the attempt's socket down."""
-
-    __slots__ = ("_conn", "_fired", "_lock", "_over", "at")
-
-    def __init__(self, at: float) -> None:
-        self.at = at
-        self._lock = threading.Lock()
-        self._conn: Any = None
-        self._fired = False
-        self._over = False
-
-    def attach(self, conn: Any) -> None:
-        with self._lock:
-            self._conn = conn
-
-    def fire(self) -> bool:
-        """Abort the attempt; True when it must be checked again (no socket yet)."""
-        with self._lock:
-            if self._over:
-                return False
-            self._fired = True
-            sock = getattr(self._conn, "sock", None)
-            if sock is None:
-                return True
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            return False
-
-    def done(self) -> bool:
-        """End of the attempt (the watchdog leaves it alone from now on); whether it fired."""
-        with self._lock:
-            self._over = True
-            return self._fired
-
-
-class _Watchdog:
-    """One daemon thread for every client: fires the deadlines of attempts that run too long."""
-
-    def __init__(self) -> None:
-        self._heap: list[tuple[float, int, _Deadline]] = []
-        self._cond = threading.Condition()
-        self._ids = itertools.count()
-        self._thread: threading.Thread | None = None
-
-    def watch(self, seconds: float) -> _Deadline:
-        deadline = _Deadline(time.monotonic() + seconds)
-        with self._cond:
-            heapq.heappush(self._heap, (deadline.at, next(self._ids), deadline))
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="snap-capi-deadlines", daemon=True)
-                self._thread.start()
-            elif self._heap[0][2] is deadline:
-                self._cond.notify()
-        return deadline
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while True:
-                    while self._heap and self._heap[0][2]._over:
-                        heapq.heappop(self._heap)  # finished in time: most attempts
-                    wait = self._heap[0][0] - time.monotonic() if self._heap else 60.0
-                    if wait <= 0:
-                        _, _, due = heapq.heappop(self._heap)
-                        break
-                    self._cond.wait(wait)
-            if due.fire():  # still connecting: look again shortly
-                with self._cond:
-                    heapq.heappush(self._heap, (time.monotonic() + 0.05, next(self._ids), due))
-
-
-_WATCHDOG = _Watchdog()
-_CURRENT = threading.local()
-
-
-class _DeadlinePool(HTTPConnectionPool):
-    def _make_request(self, conn: Any, *args: Any, **kwargs: Any) -> Any:
-        deadline = getattr(_CURRENT, "deadline", None)
-        if deadline is not None:
-            deadline.attach(conn)
-        return super()._make_request(conn, *args, **kwargs)
-
-
-class _DeadlineHTTPSPool(HTTPSConnectionPool):
-    _make_request = _DeadlinePool._make_request
-
-
-class _DeadlineAdapter(HTTPAdapter):
-    """urllib3 pools that tell the current attempt's deadline which connection it uses."""
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _DeadlinePool, "https": _DeadlineHTTPSPool}

@@ -167,3 +167,27 @@ def test_request_timeout_bounds_a_whole_attempt_against_a_dripping_server() -> N
         stop.set()
         listener.close()
         thread.join(timeout=5)
+
+
+def test_a_token_endpoint_that_drips_its_answer_is_cut_off_at_the_attempts_time():
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def drip() -> None:  # a status line, then a byte every 0.2 s: every read is in time, the whole is not
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        try:
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"x" * 1000:
+                conn.sendall(bytes([byte]))
+                time.sleep(0.2)
+        except OSError:
+            pass
+
+    threading.Thread(target=drip, daemon=True).start()
+    provider = OAuthTokenProvider("cid", "csecret-123456", "rtoken-123456",
+                                  f"http://127.0.0.1:{listener.getsockname()[1]}/token", timeout=(1.0, 1.0),
+                                  max_retries=0)
+    started = time.monotonic()
+    with pytest.raises(SnapCapiAuthError, match="timed out"):
+        provider.token()
+    assert time.monotonic() - started < 5
+    listener.close()

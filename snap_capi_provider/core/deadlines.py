@@ -1,0 +1,145 @@
+"""Per-attempt deadlines: a request's total time bounded, however slowly the server drips its answer.
+
+``requests`` bounds each socket read, not an attempt: a server sending a byte every few seconds keeps a
+request alive forever. :func:`watched` gives an attempt a deadline; a request made in it through a
+:func:`deadline_session` has its socket shut down by one watchdog thread when the time runs out.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+
+class Deadline:
+    """One attempt's deadline: at expiry, the watchdog shuts the attempt's socket down."""
+
+    __slots__ = ("_conn", "_fired", "_lock", "_over", "at")
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+        self._lock = threading.Lock()
+        self._conn: Any = None
+        self._fired = False
+        self._over = False
+
+    def attach(self, conn: Any) -> None:
+        with self._lock:
+            self._conn = conn
+
+    def fire(self) -> bool:
+        """Abort the attempt; True when it must be checked again (no socket yet)."""
+        with self._lock:
+            if self._over:
+                return False
+            self._fired = True
+            sock = getattr(self._conn, "sock", None)
+            if sock is None:
+                return True
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return False
+
+    def done(self) -> bool:
+        """End of the attempt (the watchdog leaves it alone from now on); whether it fired."""
+        with self._lock:
+            self._over = True
+            return self._fired
+
+    @property
+    def fired(self) -> bool:
+        return self._fired
+
+
+class Watchdog:
+    """One daemon thread for every client: fires the deadlines of attempts that run too long."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Deadline]] = []
+        self._cond = threading.Condition()
+        self._ids = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, seconds: float) -> Deadline:
+        deadline = Deadline(time.monotonic() + seconds)
+        with self._cond:
+            heapq.heappush(self._heap, (deadline.at, next(self._ids), deadline))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="snap-capi-deadlines", daemon=True)
+                self._thread.start()
+            elif self._heap[0][2] is deadline:
+                self._cond.notify()
+        return deadline
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    while self._heap and self._heap[0][2]._over:
+                        heapq.heappop(self._heap)  # finished in time: most attempts
+                    wait = self._heap[0][0] - time.monotonic() if self._heap else 60.0
+                    if wait <= 0:
+                        _, _, due = heapq.heappop(self._heap)
+                        break
+                    self._cond.wait(wait)
+            if due.fire():  # still connecting: look again shortly
+                with self._cond:
+                    heapq.heappush(self._heap, (time.monotonic() + 0.05, next(self._ids), due))
+
+
+WATCHDOG = Watchdog()
+CURRENT = threading.local()
+
+
+class DeadlinePool(HTTPConnectionPool):
+    def _make_request(self, conn: Any, *args: Any, **kwargs: Any) -> Any:
+        deadline = getattr(CURRENT, "deadline", None)
+        if deadline is not None:
+            deadline.attach(conn)
+        return super()._make_request(conn, *args, **kwargs)
+
+
+class DeadlineHTTPSPool(HTTPSConnectionPool):
+    _make_request = DeadlinePool._make_request
+
+
+class DeadlineAdapter(HTTPAdapter):
+    """urllib3 pools that tell the current attempt's deadline which connection it uses."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": DeadlinePool, "https": DeadlineHTTPSPool}
+
+
+def deadline_session(pool_size: int = 1) -> requests.Session:
+    """A ``requests`` session whose connections the deadline of the attempt in progress can shut down."""
+    session = requests.Session()
+    adapter = DeadlineAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+@contextmanager
+def watched(seconds: float) -> Iterator[Deadline]:
+    """An attempt of at most ``seconds`` (requests through a :func:`deadline_session`); afterwards the
+    deadline's :attr:`~Deadline.fired` says whether time ran out."""
+    deadline = WATCHDOG.watch(seconds)
+    CURRENT.deadline = deadline
+    try:
+        yield deadline
+    finally:
+        CURRENT.deadline = None
+        deadline.done()
