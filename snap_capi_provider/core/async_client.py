@@ -26,6 +26,7 @@ from snap_capi_provider.core.client import (
     check_base_url,
     endpoint,
     log_exchange,
+    retry_after_seconds,
 )
 from snap_capi_provider.core.errors import SnapCapiAuthError, SnapCapiError, SnapCapiRetriesExhausted
 from snap_capi_provider.core.redact import install_log_filters, redact
@@ -93,7 +94,7 @@ class AsyncSnapCapiClient:
                     raise SnapCapiRetriesExhausted(
                         f"Snap CAPI GET {path} failed after {retries} retries: {exc}", retries) from None
                 retries += 1
-                await asyncio.sleep(min(self.retry.backoff_initial_s * 2 ** (retries - 1), self.retry.backoff_max_s))
+                await asyncio.sleep(self.retry.wait_s(retries, exc.retry_after))
                 continue
             except _Refused as exc:
                 if refreshed or exc.status == 403 or self._tokens.kind == "token":
@@ -116,6 +117,7 @@ class AsyncSnapCapiClient:
                                          headers=headers,
                                          timeout=aiohttp.ClientTimeout(total=self._total)) as http:
                 status, raw = http.status, await http.text()
+                retry_after = retry_after_seconds(http.headers.get("Retry-After"))
         except asyncio.TimeoutError:
             raise _Retry("timed out") from None
         except aiohttp.ClientError as exc:  # its text may hold the URL, and the URL the token
@@ -125,7 +127,7 @@ class AsyncSnapCapiClient:
         if self.debug:
             log_exchange("GET", path, status, 0, elapsed, text)
         if status in RETRYABLE_STATUS:
-            raise _Retry(f"HTTP {status}")
+            raise _Retry(f"HTTP {status}", retry_after)
         try:
             body: Any = json.loads(text) if text else None
         except ValueError:
@@ -138,7 +140,9 @@ class AsyncSnapCapiClient:
 
 
 class _Retry(Exception):
-    pass
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class _Refused(Exception):

@@ -19,6 +19,7 @@ import gzip
 import json
 import logging
 import math
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -101,6 +102,14 @@ class RetryPolicy:
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 30.0
     max_retry_after_s: float = 120.0
+
+    def wait_s(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds before retry ``attempt`` (1 for the first): the server's ``Retry-After`` (capped),
+        else exponential backoff with jitter (capped)."""
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_retry_after_s)
+        exponential = self.backoff_initial_s * 2 ** (attempt - 1) + random.uniform(0, self.backoff_initial_s)
+        return max(0.0, min(exponential, self.backoff_max_s))
 
 
 @dataclass
@@ -237,14 +246,7 @@ class SnapCapiClient:
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after is not None:
-            return min(max(retry_after, 0.0), self.retry.max_retry_after_s)
-        backoff = tenacity.wait_exponential_jitter(
-            initial=self.retry.backoff_initial_s, max=self.retry.backoff_max_s,
-            jitter=self.retry.backoff_initial_s,
-        )
-        return backoff(state)
+        return self.retry.wait_s(state.attempt_number, getattr(exc, "retry_after", None))
 
     def _once(self, method: str, path: str, body: bytes | None, params: dict[str, str] | None,
               n_events: int) -> ApiResponse:
@@ -299,7 +301,7 @@ class SnapCapiClient:
         if self.debug:
             log_exchange(method, path, http.status_code, n_events, elapsed, text)  # PII scrubbed there
         if http.status_code in RETRYABLE_STATUS:
-            raise _Transient(f"HTTP {http.status_code}", _retry_after(http.headers.get("Retry-After")))
+            raise _Transient(f"HTTP {http.status_code}", retry_after_seconds(http.headers.get("Retry-After")))
         message = (f"Snap CAPI refused the access token or its access to this asset (HTTP {http.status_code}) "
                    f"on {method} {path}: {_reason(text)}")
         if http.status_code == 401:
@@ -367,7 +369,7 @@ def _reason(text: str) -> str:
     return text[:200]
 
 
-def _retry_after(value: str | None) -> float | None:
+def retry_after_seconds(value: str | None) -> float | None:
     """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date)."""
     if not value:
         return None

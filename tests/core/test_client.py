@@ -304,3 +304,28 @@ def test_a_redirect_is_not_followed_the_batch_fails_with_its_status():
         listener.close()
     assert len(posts) == 1 and outcome.accepted == []
     assert {reason for _, reason in outcome.failed} == {"http_302"}
+
+
+def test_the_async_client_honours_retry_after_like_the_sync_one(emu):
+    import asyncio
+    import time
+
+    from snap_capi_provider.core.async_client import AsyncSnapCapiClient
+
+    emu.add_faults(Fault("429", retry_after=1, path_contains="/stats"))
+
+    async def read() -> float:
+        async with AsyncSnapCapiClient(TOKEN, emu.url, retry=RetryPolicy(max_retries=2, backoff_initial_s=0.01)
+                                       ) as client:
+            started = time.monotonic()
+            assert (await client.get_json(*client.stats_path(PIXEL))).ok
+            return time.monotonic() - started
+
+    assert asyncio.run(read()) >= 0.9  # not the 0.01 s backoff
+
+
+def test_backoff_waits_grow_exponentially_with_jitter_and_stay_capped():
+    policy = RetryPolicy(backoff_initial_s=0.5, backoff_max_s=3.0)
+    waits = [policy.wait_s(attempt) for attempt in (1, 2, 3, 4, 5)]
+    assert 0.5 <= waits[0] <= 1.0 and 1.0 <= waits[1] <= 1.5 and all(wait <= 3.0 for wait in waits)
+    assert policy.wait_s(1, retry_after=500) == 120.0 and policy.wait_s(1, retry_after=2) == 2
