@@ -54,6 +54,14 @@ def check_arguments(op: Any) -> None:
             raise ValueError(f"{name} must be a column name or a list of column names, not {columns!r}.")
 
 
+def check_logs_arguments(fail_on_invalid: object, max_messages: object) -> None:
+    """The test-event logs operator's own arguments (``ValueError`` naming the one that is wrong)."""
+    if not isinstance(fail_on_invalid, bool):
+        raise ValueError(f"fail_on_invalid must be True or False, not {fail_on_invalid!r}.")
+    if isinstance(max_messages, bool) or not isinstance(max_messages, int) or max_messages < 1:
+        raise ValueError(f"max_messages must be a whole number of at least 1, not {max_messages!r}.")
+
+
 def reasons_text(by_reason: Mapping[str, int], limit: int = 10) -> str:
     ordered = sorted(by_reason.items(), key=lambda kv: -kv[1])
     text = ", ".join(f"{reason} ({count})" for reason, count in ordered[:limit])

@@ -17,7 +17,13 @@ from snap_capi_provider.core.prepare import Shard
 from snap_capi_provider.core.readiness import readiness_advice
 from snap_capi_provider.core.sources import DEFAULT_CHUNK_ROWS
 from snap_capi_provider.hooks.snap_capi import SnapCapiHook
-from snap_capi_provider.operators._checks import check_arguments, problem_text, reasons_text, summary_text
+from snap_capi_provider.operators._checks import (
+    check_arguments,
+    check_logs_arguments,
+    problem_text,
+    reasons_text,
+    summary_text,
+)
 from snap_capi_provider.utils.rejected_rows import rejected_rows_file
 from snap_capi_provider.utils.sources import check_one_source, open_rows
 
@@ -484,6 +490,7 @@ class SnapCapiTestEventLogsOperator(BaseOperator):
         params = merge_hook_params(type(self).__name__, hook_params, kwargs)  # pops the deprecated flat ones
         super().__init__(**kwargs)
         self.snap_capi_conn_id, self.asset_id, self.hook_params = snap_capi_conn_id, asset_id, params
+        check_logs_arguments(fail_on_invalid, max_messages)
         self.fail_on_invalid, self.max_messages = fail_on_invalid, max_messages
 
     @cached_property

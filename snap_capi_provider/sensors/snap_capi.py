@@ -83,9 +83,9 @@ class SnapCapiTestEventStatsSensor(BaseSensorOperator):
         """``source``, ``min_event_count`` and ``newer_than`` (Unix seconds), checked after rendering."""
         try:
             source = check_source(self.source)
-            count = int(self.min_event_count)
+            count = _whole_number(self.min_event_count)
             newer_than = epoch_seconds(self.newer_than)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise AirflowException(f"Invalid sensor argument: {exc}") from None
         if count < 1:
             raise AirflowException("min_event_count must be at least 1.")
@@ -140,3 +140,10 @@ class SnapCapiTestEventStatsSensor(BaseSensorOperator):
         if status == "timeout":
             raise AirflowSensorTimeout(event.get("message") or "Snap CAPI stats sensor timed out.")
         raise AirflowException(event.get("message") or f"Snap CAPI stats trigger failed ({status}).")
+
+
+def _whole_number(value: object) -> int:
+    """``min_event_count`` as rendered: an int, or text of one (``"5"``); not a bool, a fraction or inf."""
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError(f"min_event_count must be a whole number, not {value!r}")
+    return int(value)  # type: ignore[call-overload]

@@ -105,3 +105,23 @@ def test_emulator_fault_specs_are_validated(spec):
 def test_date_order_reaches_the_event_options(operator):
     assert operator(task_id="t", data=ROWS).event_options().date_order == "MDY"
     assert operator(task_id="t", data=ROWS, date_order="DMY").event_options().date_order == "DMY"
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [({"max_messages": -1}, "max_messages"),
+                                                 ({"max_messages": "x"}, "max_messages"),
+                                                 ({"fail_on_invalid": "no"}, "fail_on_invalid")])
+def test_the_logs_operator_checks_its_arguments_at_construction(kwargs, message):
+    from snap_capi_provider.operators.snap_capi import SnapCapiTestEventLogsOperator
+
+    with pytest.raises(ValueError, match=message):
+        SnapCapiTestEventLogsOperator(task_id="t", **kwargs)
+
+
+@pytest.mark.parametrize("count", [1.5, True, math.inf, "many"])
+def test_the_stats_sensor_refuses_a_count_that_is_no_whole_number(count):
+    from airflow.sdk.exceptions import AirflowException
+
+    from snap_capi_provider.sensors.snap_capi import SnapCapiTestEventStatsSensor
+
+    with pytest.raises(AirflowException, match="min_event_count|invalid literal"):
+        SnapCapiTestEventStatsSensor(task_id="s", min_event_count=count)._condition()
