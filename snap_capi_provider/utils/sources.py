@@ -66,6 +66,9 @@ def open_rows(*, data: Any, sql: str | None, sql_conn_id: str | None, sql_parame
     if len(given) != 1:
         raise ValueError("Give exactly one source of rows: data (rows from an upstream task), sql (with "
                          f"sql_conn_id) or path (files); got {given or 'none'}.")
+    for name, value, reads_it in (("sql_parameters", sql_parameters, "sql"), ("file_format", file_format, "path")):
+        if value is not None and given != [reads_it]:
+            log.warning("%s is ignored: only %s reads it, and the rows come from %s.", name, reads_it, given[0])
     if given == ["sql"]:
         return _open_sql(str(sql), sql_conn_id, sql_parameters, chunk_rows, count_rows, stack)
     if given == ["path"]:
