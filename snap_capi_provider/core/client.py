@@ -220,6 +220,7 @@ class SnapCapiClient:
         )
         try:
             while True:
+                refused: _TokenRefused | None = None
                 try:
                     response = retrying(self._once, method, path, body, params, n_events)
                 except _Transient as exc:
@@ -227,19 +228,24 @@ class SnapCapiClient:
                         f"Snap CAPI {method} {path} failed after {retries} retries: {exc}", retries
                     ) from None
                 except _TokenRefused as exc:
-                    if refreshed or not self._can_refresh:
-                        if exc.response is not None:  # a 400 about the token: delivery reports it
-                            exc.response.retries = retries
-                            return exc.response
-                        raise SnapCapiAuthError(str(exc)) from None
-                    refreshed = True
-                    log.warning("Snap CAPI %s %s: the access token was refused; refreshing it and trying once more.",
-                                method, path)
-                    self._tokens.refresh(exc.token)  # raises SnapCapiAuthError when the refresh fails
-                    retries += 1
-                    continue
-                response.retries = retries
-                return response
+                    refused = exc
+                if refused is None:
+                    response.retries = retries
+                    return response
+                # Handled outside the except block: an error raised there would keep the refusal, which
+                # holds the token, as its __context__.
+                token, refused_response, message = refused.token, refused.response, str(refused)
+                del refused
+                if refreshed or not self._can_refresh:
+                    if refused_response is not None:  # a 400 about the token: delivery reports it
+                        refused_response.retries = retries
+                        return refused_response
+                    raise SnapCapiAuthError(message)
+                refreshed = True
+                log.warning("Snap CAPI %s %s: the access token was refused; refreshing it and trying once more.",
+                            method, path)
+                self._tokens.refresh(token)  # raises SnapCapiAuthError when the refresh fails
+                retries += 1
         except SnapCapiAuthError as exc:  # the refused requests were made: the report counts them
             exc.requests = retries + 1  # type: ignore[attr-defined]
             raise

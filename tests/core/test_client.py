@@ -329,3 +329,14 @@ def test_backoff_waits_grow_exponentially_with_jitter_and_stay_capped():
     waits = [policy.wait_s(attempt) for attempt in (1, 2, 3, 4, 5)]
     assert 0.5 <= waits[0] <= 1.0 and 1.0 <= waits[1] <= 1.5 and all(wait <= 3.0 for wait in waits)
     assert policy.wait_s(1, retry_after=500) == 120.0 and policy.wait_s(1, retry_after=2) == 2
+
+
+def test_an_auth_error_keeps_no_exception_that_holds_the_token_in_its_chain(emu):
+    with SnapCapiClient("wrong-token-4567", emu.url, retry=RetryPolicy(max_retries=0)) as client:
+        with pytest.raises(SnapCapiAuthError) as caught:
+            client.post_events(PIXEL, body(), n_events=2)
+    chain, error = [], caught.value
+    while error is not None:
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    assert len(chain) == 1 and "wrong-token-4567" not in repr(vars(chain[0])) + chain_text(caught.value)
