@@ -27,6 +27,7 @@ from snap_capi_provider.core.events import EventOptions, MappingError
 from snap_capi_provider.core.pipeline import Assets, DeliveryOptions, send_rows
 from snap_capi_provider.core.prepare import Shard, shard_of
 from snap_capi_provider.core.sources import (
+    UNREADABLE,
     FileSource,
     InputError,
     file_format_for,
@@ -169,6 +170,15 @@ def test_a_broken_json_line_is_a_row_level_rejection(tmp_path):
     assert (report["rows"], report["accepted"]) == (4, 2)
     assert report["rejections"]["by_reason"] == {"unreadable_json_line": 2}
     assert [example["row"] for example in report["rejections"]["examples"]] == [1, 2]
+
+
+def test_json_lines_and_csv_that_start_with_a_bom_read_their_first_row(tmp_path):
+    jsonl, csv_file = tmp_path / "rows.jsonl", tmp_path / "rows.csv"
+    jsonl.write_bytes(b'\xef\xbb\xbf{"email": "a@example.com", "timestamp": 1790000000}\n')
+    csv_file.write_bytes(b"\xef\xbb\xbfemail,timestamp\na@example.com,1790000000\n")
+    for path in (jsonl, csv_file):
+        (frame,) = iter_file_chunks(FileSource.local(str(path)))
+        assert list(frame.columns) == ["email", "timestamp"] and not frame.attrs.get(UNREADABLE)
 
 
 @pytest.mark.parametrize("options", [{"delivery": DeliveryOptions(prepare_processes=2)},

@@ -124,7 +124,9 @@ def _csv_chunks(stream: IO[bytes], chunk_rows: int, separator: str) -> Iterator[
 def _jsonl_chunks(stream: IO[bytes], chunk_rows: int) -> Iterator[pd.DataFrame]:
     records: list[dict[str, Any]] = []
     unreadable: dict[int, str] = {}
-    for line in stream:
+    for number, line in enumerate(stream):
+        if number == 0:
+            line = line.removeprefix(b"\xef\xbb\xbf")  # a BOM some Windows tools write first
         if not line.strip():
             continue
         try:
