@@ -190,6 +190,8 @@ TASK_ERRORS: tuple[tuple[str, str], ...] = (
      "database's provider)."),
     ("not a SQL hook", "`sql_conn_id` names a connection whose hook is not a common-sql `DbApiHook`."),
     ("sql_parameters must be a dict", "Pass named parameters as a dict or positional ones as a list."),
+    ("is a folder: name a file in it", "`rejected_rows_path` names a folder: give a file in it (`.csv` or "
+     "`.jsonl`). Checked before anything is sent."),
     ("No file matches path", "The path or glob matched no file: check the data interval in the path and the bucket."),
     ("Unknown hook_params", "Only `api_version`, `max_retries`, `retry_backoff_s`, `retry_backoff_max_s`, "
      "`timeout`, `concurrency`, `compress`, `debug` go into `hook_params`."),
