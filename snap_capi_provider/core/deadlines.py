@@ -103,16 +103,23 @@ WATCHDOG = Watchdog()
 CURRENT = threading.local()
 
 
-class DeadlinePool(HTTPConnectionPool):
+class _AttachesDeadline:
+    """Tells the current attempt's deadline which connection a request uses (a mixin of both pools: one
+    method shared by assignment would call ``super()`` of the plain HTTP pool from an HTTPS one)."""
+
     def _make_request(self, conn: Any, *args: Any, **kwargs: Any) -> Any:
         deadline = getattr(CURRENT, "deadline", None)
         if deadline is not None:
             deadline.attach(conn)
-        return super()._make_request(conn, *args, **kwargs)
+        return super()._make_request(conn, *args, **kwargs)  # type: ignore[misc]
 
 
-class DeadlineHTTPSPool(HTTPSConnectionPool):
-    _make_request = DeadlinePool._make_request
+class DeadlinePool(_AttachesDeadline, HTTPConnectionPool):
+    pass
+
+
+class DeadlineHTTPSPool(_AttachesDeadline, HTTPSConnectionPool):
+    pass
 
 
 class DeadlineAdapter(HTTPAdapter):

@@ -340,3 +340,67 @@ def test_an_auth_error_keeps_no_exception_that_holds_the_token_in_its_chain(emu)
         chain.append(error)
         error = error.__cause__ or error.__context__
     assert len(chain) == 1 and "wrong-token-4567" not in repr(vars(chain[0])) + chain_text(caught.value)
+
+
+def _self_signed_certificate(folder) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 and its key, as PEM files (the test's own CA: nothing leaves loopback)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.timezone.utc)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+                   .not_valid_after(now + dt.timedelta(hours=1))
+                   .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                                  critical=False)
+                   .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                   .sign(key, hashes.SHA256()))
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_path), str(key_path)
+
+
+def test_events_and_token_requests_go_over_https(tmp_path, monkeypatch):
+    """Snap is HTTPS: the pools that bound each attempt must work for it, not only for loopback HTTP."""
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Snap(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers["Content-Length"]))
+            answer = (b'{"access_token": "minted-123456", "expires_in": 3600}' if self.path == "/token"
+                      else b'{"status": "VALID", "reason": "ok"}')
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    cert, key = _self_signed_certificate(tmp_path)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Snap)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", cert)
+    url = f"https://127.0.0.1:{server.server_address[1]}"
+    try:
+        with SnapCapiClient(TOKEN, url, retry=RetryPolicy(max_retries=0)) as client:
+            assert client.post_events(PIXEL, body(), n_events=2).ok
+        from snap_capi_provider.core.auth import OAuthTokenProvider
+
+        assert OAuthTokenProvider("cid", "secret-123456", "refresh-123456", f"{url}/token").token() == "minted-123456"
+    finally:
+        server.shutdown()
