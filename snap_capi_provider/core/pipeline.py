@@ -308,7 +308,7 @@ class _Run:
             if column in mapped or column in self.unmapped_snap_columns:
                 continue
             snap_field = resolve_field(column)
-            if snap_field is not None and snap_field.key not in self.mapping:
+            if snap_field is not None:  # a new field, or another column for one mapped (e-mail, email)
                 raise MappingError(
                     f"Column {column!r} (Snap field {snap_field.key!r}) first appears after row "
                     f"{self.report.rows_seen - len(frame)}, after the mapping was decided from the first "

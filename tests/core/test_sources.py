@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import gzip
+import itertools
 import json
 import logging
 import os
@@ -315,3 +316,64 @@ def test_progress_lines_name_rows_rate_and_an_eta_when_the_total_is_known(refere
     lines = [record.getMessage() for record in caplog.records if record.name == "snap_capi_provider.progress"]
     assert any("ETA" in line and f"/{len(data):,} rows read" in line for line in lines)
     assert lines[-1].startswith("Snap CAPI done: 3,000/3,000 rows read") and "rows/s" in lines[-1]
+
+
+# ------------------------------------------------------------------------------- odd shapes of input
+
+
+def test_another_column_for_a_mapped_field_in_a_later_file_is_refused_not_ignored(tmp_path):
+    first = tmp_path / "a.csv"
+    first.write_text("email,timestamp\na@example.com,1790000000\n")
+    second = tmp_path / "b.csv"
+    second.write_text("e-mail,timestamp\nb@example.com,1790000000\n")
+    chunks = itertools.chain(iter_file_chunks(FileSource.local(str(first))),
+                             iter_file_chunks(FileSource.local(str(second))))
+    with pytest.raises(MappingError, match="'e-mail' .*first appears after row 1"):
+        sent(chunks, mapping=None, event_options=SIGN_UP)
+
+
+def test_a_repeated_header_is_refused_in_csv_and_kept_repeated_from_parquet(tmp_path):
+    csv_file = tmp_path / "rows.csv"
+    csv_file.write_text("email,email,timestamp\na@example.com,b@example.com,1790000000\n")
+    with pytest.raises(InputError, match="'email' more than once"):
+        list(iter_file_chunks(FileSource.local(str(csv_file))))
+    parquet = tmp_path / "rows.parquet"
+    pq.write_table(pa.Table.from_arrays([pa.array(["a@example.com"]), pa.array(["b@example.com"]),
+                                         pa.array([1790000000])], names=["email", "email", "timestamp"]), parquet)
+    (frame,) = iter_file_chunks(FileSource.local(str(parquet)))
+    assert list(frame.columns) == ["email", "email", "timestamp"]
+    with pytest.raises(MappingError, match="more than once"):
+        sent(iter([frame]), mapping={"em": "email", "event_time": "timestamp"}, event_options=SIGN_UP)
+
+
+def test_a_trailing_comma_on_every_csv_row_does_not_shift_the_values(tmp_path):
+    path = tmp_path / "rows.csv"
+    path.write_text("email,timestamp\na@example.com,1790000000,\nb@example.com,1790000000,\n")
+    (frame,) = iter_file_chunks(FileSource.local(str(path)))
+    assert frame.to_dict("records") == [{"email": "a@example.com", "timestamp": "1790000000"},
+                                        {"email": "b@example.com", "timestamp": "1790000000"}]
+
+
+def test_a_csv_in_a_folder_named_like_tsv_is_still_comma_separated(tmp_path):
+    folder = tmp_path / "exports.tsv"
+    folder.mkdir()
+    path = folder / "rows.csv"
+    path.write_text("email,timestamp\na@example.com,1790000000\n")
+    (frame,) = iter_file_chunks(FileSource.local(str(path)))
+    assert list(frame.columns) == ["email", "timestamp"]
+
+
+@pytest.mark.parametrize("data", [{"email": "a@example.com", "timestamp": 1790000000},
+                                  {"email": ["a@example.com", "b@example.com"], "timestamp": [1790000000]}])
+def test_a_dict_of_columns_must_hold_lists_of_one_length(data):
+    with pytest.raises(InputError, match="dict"):
+        list(iter_chunks(data))
+
+
+def test_a_cursor_giving_dict_rows_reads_their_values():
+    db = sqlite3.connect(":memory:")
+    db.row_factory = lambda cursor, row: {d[0]: value for d, value in zip(cursor.description, row, strict=True)}
+    db.execute("CREATE TABLE t (email, timestamp)")
+    db.execute("INSERT INTO t VALUES ('a@example.com', 1790000000)")
+    (frame,) = iter_sql_chunks(db, "SELECT * FROM t")
+    assert frame.to_dict("records") == [{"email": "a@example.com", "timestamp": 1790000000}]

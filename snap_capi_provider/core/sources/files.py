@@ -25,6 +25,7 @@ from snap_capi_provider.core.sources.memory import (
     UNREADABLE,
     InputError,
     frame_from_records,
+    frame_from_rows,
 )
 
 FILE_FORMATS = ("csv", "jsonl", "parquet")
@@ -103,22 +104,36 @@ def _file_chunks(source: FileSource, chunk_rows: int) -> Iterator[pd.DataFrame]:
         if source.file_format == "parquet":
             yield from _parquet_chunks(stream, chunk_rows)
         elif source.file_format == "csv":
-            yield from _csv_chunks(stream, chunk_rows, "\t" if ".tsv" in source.name.lower() else ",")
+            tsv = source.name.lower().removesuffix(".gz").endswith(".tsv")
+            yield from _csv_chunks(stream, chunk_rows, "\t" if tsv else ",")
         else:
             yield from _jsonl_chunks(stream, chunk_rows)
 
 
 def _csv_chunks(stream: IO[bytes], chunk_rows: int, separator: str) -> Iterator[pd.DataFrame]:
     try:
+        # index_col=False: a trailing separator on every row is not read as a first column of row labels
+        # (which shifted every value one column left).
         reader = pd.read_csv(stream, sep=separator, dtype=object, keep_default_na=False, na_values=[""],
-                             chunksize=chunk_rows, encoding="utf-8", encoding_errors="surrogateescape")
+                             chunksize=chunk_rows, encoding="utf-8", encoding_errors="surrogateescape",
+                             index_col=False)
     except pd.errors.EmptyDataError:
         return
     with reader:
         for frame in reader:
+            _refuse_repeated_headers(list(frame.columns))
             frame = frame.where(frame.notna(), None)
             frame.index = range(len(frame))
             yield frame
+
+
+def _refuse_repeated_headers(columns: list[str]) -> None:
+    """pandas renames a repeated CSV header (``email``, ``email.1``): which one is the email would be a guess."""
+    names = set(columns)
+    for column in columns:
+        base, dot, number = str(column).rpartition(".")
+        if dot and number.isdigit() and base in names:
+            raise InputError(f"The CSV header names column {base!r} more than once: rename the copies.")
 
 
 def _jsonl_chunks(stream: IO[bytes], chunk_rows: int) -> Iterator[pd.DataFrame]:
@@ -152,9 +167,14 @@ def _with_unreadable(frame: pd.DataFrame, unreadable: dict[int, str]) -> pd.Data
 
 def _parquet_chunks(stream: IO[bytes], chunk_rows: int) -> Iterator[pd.DataFrame]:
     for batch in _parquet_batches(stream, chunk_rows):
-        yield pd.DataFrame({name: pd.Series(column.to_pylist(), dtype=object)
-                            for name, column in zip(batch.schema.names, batch.columns, strict=True)},
-                           index=range(batch.num_rows))
+        names = batch.schema.names
+        if len(set(names)) == len(names):
+            yield pd.DataFrame({name: pd.Series(column.to_pylist(), dtype=object)
+                                for name, column in zip(names, batch.columns, strict=True)},
+                               index=range(batch.num_rows))
+        else:  # a repeated column name stays repeated, so the mapping refuses the ambiguity
+            rows = zip(*(column.to_pylist() for column in batch.columns), strict=True)
+            yield frame_from_rows(list(rows), names)
 
 
 def _parquet_batches(stream: IO[bytes], chunk_rows: int) -> Iterator[Any]:

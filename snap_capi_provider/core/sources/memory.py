@@ -133,7 +133,16 @@ def frame_from_rows(rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> pd
 
 
 def frame_from_columns(columns: Mapping[Any, Any]) -> pd.DataFrame:
-    """An ``object``-column DataFrame from ``{column: values}``."""
+    """An ``object``-column DataFrame from ``{column: values}``; every value a list (or array, Series) of
+    one length: text or a number there would be one row's value, never split into characters."""
+    lengths = set()
+    for key, values in columns.items():
+        if isinstance(values, str | bytes | Mapping) or not hasattr(values, "__len__"):
+            raise InputError(f"data given as a dict must map column names to lists of values; {key!r} holds "
+                             f"a {type(values).__name__}. Pass one row as a list of one dict.")
+        lengths.add(len(values))
+    if len(lengths) > 1:
+        raise InputError(f"data given as a dict of columns has columns of different lengths ({sorted(lengths)}).")
     try:
         return pd.DataFrame({str(key): pd.Series(list(values), dtype=object) for key, values in columns.items()})
     except TypeError as exc:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from snap_capi_provider.core.sources.memory import DEFAULT_CHUNK_ROWS, frame_from_rows
+from snap_capi_provider.core.sources.memory import DEFAULT_CHUNK_ROWS, frame_from_records, frame_from_rows
 
 _cursor_names = itertools.count()
 
@@ -44,7 +44,10 @@ def iter_sql_chunks(connection: Any, sql: str, parameters: Sequence[Any] | Mappi
                 columns = [str(description[0]) for description in cursor.description or ()]
             if not rows:
                 break
-            yield frame_from_rows(rows, columns)
+            if isinstance(rows[0], Mapping):  # a dict-row cursor (RealDictCursor, psycopg's dict_row)
+                yield frame_from_records(rows, columns)
+            else:
+                yield frame_from_rows(rows, columns)
     finally:
         cursor.close()
 
