@@ -11,9 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import hashlib
+import ipaddress
 import math
 import re
 import unicodedata
+import uuid
 from collections.abc import Callable
 
 import numpy as np
@@ -168,6 +170,8 @@ def cell_text(value: object, rule: Callable | None = None, context: object = Non
         return None
     if isinstance(value, bool | np.bool_ | list | tuple | set | frozenset | dict | np.ndarray):
         raise InvalidValue("invalid_value_type")  # no rule's hook reads containers or bools
+    if isinstance(value, uuid.UUID | ipaddress.IPv4Address | ipaddress.IPv6Address):
+        return str(value)  # a driver's own types (psycopg's uuid and inet): their text is exact
     hook = getattr(rule, "value_hook", None)
     if hook is not None:
         return hook(value, context)

@@ -341,3 +341,12 @@ def test_an_amount_written_with_its_currency_sign_or_code_is_the_amount(raw):
 @pytest.mark.parametrize("raw", ["42,50", "$1,299.00", "$$42", "USD"])
 def test_amounts_that_stay_ambiguous_or_empty_are_refused(raw):
     assert n.normalize_column([raw], n.amount) == ([None], ["invalid_value"])
+
+
+def test_a_drivers_uuid_and_inet_objects_read_as_their_text():
+    import ipaddress
+    import uuid
+
+    assert n.normalize_column([ipaddress.ip_address("203.0.113.7")], n.ip_address) == (["203.0.113.7"], [None])
+    assert n.normalize_column([uuid.UUID("6F9619FF-8B86-D011-B42D-00C04FC964FF")], n.device_id) == (
+        ["6f9619ff-8b86-d011-b42d-00c04fc964ff"], [None])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import gzip
+import io
 import itertools
 import json
 import logging
@@ -377,3 +378,21 @@ def test_a_cursor_giving_dict_rows_reads_their_values():
     db.execute("INSERT INTO t VALUES ('a@example.com', 1790000000)")
     (frame,) = iter_sql_chunks(db, "SELECT * FROM t")
     assert frame.to_dict("records") == [{"email": "a@example.com", "timestamp": 1790000000}]
+
+
+def test_a_json_file_holding_an_array_reads_its_rows(tmp_path):
+    path = tmp_path / "rows.json"
+    path.write_bytes(orjson.dumps([{"email": "a@example.com", "timestamp": 1790000000}, 5,
+                                   {"email": "b@example.com", "timestamp": 1790000000}], option=orjson.OPT_INDENT_2))
+    (frame,) = iter_file_chunks(FileSource.local(str(path)))
+    assert frame["email"].tolist() == ["a@example.com", None, "b@example.com"]
+    assert frame.attrs[UNREADABLE] == {1: "unreadable_json_line"}  # the 5: a row-level rejection
+
+
+def test_a_gzipped_parquet_file_has_no_row_count_to_peek_at(tmp_path):
+    path = tmp_path / "rows.parquet.gz"
+    buffer = io.BytesIO()
+    pq.write_table(pa.table({"email": ["a@example.com"], "timestamp": [1790000000]}), buffer)
+    path.write_bytes(gzip.compress(buffer.getvalue()))
+    source = FileSource.local(str(path))
+    assert source.row_count() is None and len(next(iter_file_chunks(source))) == 1

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -64,8 +65,8 @@ class FileSource:
 
     def row_count(self) -> int | None:
         """Rows in the file when its metadata says so without reading it (Parquet), else None."""
-        if self.file_format != "parquet":
-            return None
+        if self.file_format != "parquet" or self.name.lower().endswith(".gz"):
+            return None  # a gzipped Parquet file is read whole through gzip: no metadata to peek at
         import pyarrow.parquet as pq
 
         try:
@@ -139,9 +140,12 @@ def _refuse_repeated_headers(columns: list[str]) -> None:
 def _jsonl_chunks(stream: IO[bytes], chunk_rows: int) -> Iterator[pd.DataFrame]:
     records: list[dict[str, Any]] = []
     unreadable: dict[int, str] = {}
-    for number, line in enumerate(stream):
-        if number == 0:
-            line = line.removeprefix(b"\xef\xbb\xbf")  # a BOM some Windows tools write first
+    lines: Iterator[bytes] = iter(stream)
+    first = next(lines, b"").removeprefix(b"\xef\xbb\xbf")  # a BOM some Windows tools write first
+    if first.lstrip().startswith(b"["):  # a .json file holding one array of rows, not JSON lines
+        yield from _json_array_chunks(first + stream.read(), chunk_rows)
+        return
+    for line in itertools.chain([first], lines):
         if not line.strip():
             continue
         try:
@@ -156,6 +160,21 @@ def _jsonl_chunks(stream: IO[bytes], chunk_rows: int) -> Iterator[pd.DataFrame]:
             yield _with_unreadable(frame_from_records(records), unreadable)
             records, unreadable = [], {}
     if records:
+        yield _with_unreadable(frame_from_records(records), unreadable)
+
+
+def _json_array_chunks(content: bytes, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """The rows of a JSON array (held whole: a JSON document cannot be streamed row by row)."""
+    try:
+        items = orjson.loads(content)
+    except orjson.JSONDecodeError as exc:
+        raise InputError(f"The file starts a JSON array but is not valid JSON ({exc}).") from None
+    if not isinstance(items, list):
+        raise InputError("The file starts a JSON array but is not one.")
+    for start in range(0, len(items), chunk_rows):
+        part = items[start:start + chunk_rows]
+        unreadable = {i: "unreadable_json_line" for i, item in enumerate(part) if not isinstance(item, dict)}
+        records = [item if isinstance(item, dict) else {} for item in part]
         yield _with_unreadable(frame_from_records(records), unreadable)
 
 
