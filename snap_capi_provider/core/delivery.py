@@ -12,13 +12,14 @@ v2 ``error_records`` (200 PARTIAL or 400)     the named events rejected; on a 2x
 400, or 2xx with status ``INVALID`` /         refused because of some events: narrowed down (below); a single
 ``FAILED`` / ``PARTIAL``                      event with such an answer is rejected with Snap's reason
 2xx with any other body (not JSON, not an     delivery unconfirmed: *not* retried, every event failed as
-object, unknown status: a "garbage 200")      ``unconfirmed_response`` so the task fails and the rows are
-                                              written out for a re-send (safe: stable ``event_id``)
+object, unknown status: a "garbage 200"),     ``unconfirmed_response`` so the task fails and the rows are
+or whose body breaks off                      written out for a re-send (safe: stable ``event_id``)
 413                                           halves; one event alone too large is rejected
 401 / 403, or a 400 about the token           :class:`SnapCapiAuthError`: the caller stops the run
 408 / 429 / 5xx / timeout / dropped           retried by the client; when retries run out every event
 connection                                    failed as ``retries_exhausted: <last error>``
-any other status                              every event failed as ``http_<status>``
+any other status (a 3xx too: redirects are     every event failed as ``http_<status>``
+not followed)
 ============================================  ==============================================================
 
 Narrowing never sends a refused request unchanged: the index Snap names (v3 ``event``) is rejected
