@@ -396,3 +396,10 @@ def test_a_gzipped_parquet_file_has_no_row_count_to_peek_at(tmp_path):
     path.write_bytes(gzip.compress(buffer.getvalue()))
     source = FileSource.local(str(path))
     assert source.row_count() is None and len(next(iter_file_chunks(source))) == 1
+
+
+def test_an_item_of_a_list_that_is_no_row_is_refused_before_the_first_chunk():
+    rows = [{"email": "a@example.com", "timestamp": NOW}] * (CHUNK + 1) + [5]
+    chunks = iter_chunks(rows, CHUNK)
+    with pytest.raises(InputError, match=f"row {CHUNK + 1} is a int"):
+        next(chunks)

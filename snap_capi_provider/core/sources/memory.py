@@ -78,7 +78,13 @@ def _frames_of_items(items: Iterable[Any], first_position: int, columns: list[st
 
 
 def _union_of_keys(rows: Sequence[Any]) -> list[str]:
+    """The columns of dict rows given as one list; an item that is no row (nor a DataFrame of rows) is an
+    InputError here, before any chunk is sent, not when its chunk is reached."""
     mappings = [row for row in rows if type(row) is dict or isinstance(row, Mapping)]
+    if len(mappings) != len(rows):
+        for position, row in enumerate(rows):
+            if not isinstance(row, Mapping | pd.DataFrame):
+                raise InputError(f"row {position} is a {type(row).__name__}, not a dict of column values.")
     return list(dict.fromkeys(str(key) for key in dict.fromkeys(itertools.chain.from_iterable(mappings))))
 
 
