@@ -403,3 +403,12 @@ def test_an_item_of_a_list_that_is_no_row_is_refused_before_the_first_chunk():
     chunks = iter_chunks(rows, CHUNK)
     with pytest.raises(InputError, match=f"row {CHUNK + 1} is a int"):
         next(chunks)
+
+
+@pytest.mark.parametrize("content", [b"e\xe9mail,timestamp\na@example.com,1\n",
+                                     "email,timestamp\n".encode("utf-16")])
+def test_a_csv_header_that_is_not_utf8_is_a_clear_error_naming_the_file(tmp_path, content):
+    path = tmp_path / "export.csv"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match="export.csv: The CSV header is not UTF-8"):
+        list(iter_file_chunks(FileSource.local(str(path))))

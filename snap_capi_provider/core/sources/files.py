@@ -88,8 +88,8 @@ def iter_file_chunks(source: FileSource, chunk_rows: int = DEFAULT_CHUNK_ROWS) -
             rows_read += len(frame)
             yield frame
     except _READ_ERRORS as exc:
-        if isinstance(exc, InputError):
-            raise
+        if isinstance(exc, InputError):  # the readers' own clear errors, with the file named
+            raise InputError(f"{source.name}: {exc}") from None
         raise _unreadable(source, exc, rows_read) from exc
 
 
@@ -120,16 +120,29 @@ def _csv_chunks(stream: IO[bytes], chunk_rows: int, separator: str) -> Iterator[
                              index_col=False)
     except pd.errors.EmptyDataError:
         return
+    except UnicodeError:
+        raise InputError(_NOT_UTF8) from None
     with reader:
-        for frame in reader:
-            _refuse_repeated_headers(list(frame.columns))
-            frame = frame.where(frame.notna(), None)
-            frame.index = range(len(frame))
-            yield frame
+        try:
+            for frame in reader:
+                _check_header(list(frame.columns))
+                frame = frame.where(frame.notna(), None)
+                frame.index = range(len(frame))
+                yield frame
+        except UnicodeError:  # the header's names (a cell's odd bytes are that row's rejection)
+            raise InputError(_NOT_UTF8) from None
 
 
-def _refuse_repeated_headers(columns: list[str]) -> None:
-    """pandas renames a repeated CSV header (``email``, ``email.1``): which one is the email would be a guess."""
+_NOT_UTF8 = "The CSV header is not UTF-8 text (a Latin-1 or UTF-16 export?): save the file as UTF-8."
+
+
+def _check_header(columns: list[str]) -> None:
+    """The header is UTF-8 text, each name once: pandas renames a repeated header (``email``,
+    ``email.1``), and which one is the email would be a guess."""
+    try:
+        "".join(map(str, columns)).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(_NOT_UTF8) from None
     names = set(columns)
     for column in columns:
         base, dot, number = str(column).rpartition(".")
