@@ -412,3 +412,10 @@ def test_a_csv_header_that_is_not_utf8_is_a_clear_error_naming_the_file(tmp_path
     path.write_bytes(content)
     with pytest.raises(InputError, match="export.csv: The CSV header is not UTF-8"):
         list(iter_file_chunks(FileSource.local(str(path))))
+
+
+def test_dataframe_columns_of_several_levels_are_a_clear_error():
+    frame = pd.DataFrame([["a@example.com", NOW]], columns=pd.MultiIndex.from_tuples([("user", "email"),
+                                                                                      ("user", "ts")]))
+    with pytest.raises(InputError, match="MultiIndex"):
+        list(iter_chunks(frame))

@@ -89,6 +89,9 @@ def _union_of_keys(rows: Sequence[Any]) -> list[str]:
 
 
 def _slices(frame: pd.DataFrame, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    if isinstance(frame.columns, pd.MultiIndex):
+        raise InputError("The DataFrame's columns have several levels (a MultiIndex): flatten them to one name "
+                         "each, e.g. frame.columns = ['_'.join(map(str, c)) for c in frame.columns].")
     frame = frame.rename(columns=str)
     for start in range(0, len(frame), chunk_rows):
         yield frame.iloc[start:start + chunk_rows]
