@@ -28,6 +28,7 @@ from snap_capi_provider.core.client import (
     log_exchange,
     retry_after_seconds,
 )
+from snap_capi_provider.core.deadlines import attempt_seconds
 from snap_capi_provider.core.errors import SnapCapiAuthError, SnapCapiError, SnapCapiRetriesExhausted
 from snap_capi_provider.core.redact import install_log_filters, redact
 from snap_capi_provider.core.urls import safe_url
@@ -58,7 +59,7 @@ class AsyncSnapCapiClient:
         if self.api_version not in ("v2", "v3"):
             raise SnapCapiError(f"api_version must be 'v3' or 'v2', not {self.api_version!r}.")
         self.base_url = check_base_url(self.base_url)
-        self._total = float(max(self.timeout) if isinstance(self.timeout, tuple) else self.timeout)
+        self._total = attempt_seconds(self.timeout)
         self._session: aiohttp.ClientSession | None = None
         install_log_filters()
 

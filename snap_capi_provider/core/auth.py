@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import requests
 
-from snap_capi_provider.core.deadlines import deadline_session, watched
+from snap_capi_provider.core.deadlines import attempt_seconds, deadline_session, watched
 from snap_capi_provider.core.errors import SnapCapiAuthError, SnapCapiError
 from snap_capi_provider.core.redact import redact, register_secret, scrub_pii
 from snap_capi_provider.core.urls import check_https_or_loopback, safe_url
@@ -235,7 +235,7 @@ class OAuthTokenProvider:
                 "client_secret": self._client_secret, "refresh_token": self._refresh_token}
         if self._session is None:
             self._session = deadline_session()
-        attempt_s = max(self.timeout) if isinstance(self.timeout, tuple | list) else float(self.timeout)
+        attempt_s = attempt_seconds(self.timeout)
         attempt = 0
         while True:
             problem: str | None = None

@@ -30,7 +30,7 @@ import requests
 import tenacity
 
 from snap_capi_provider.core.auth import StaticToken, TokenProvider
-from snap_capi_provider.core.deadlines import deadline_session, watched
+from snap_capi_provider.core.deadlines import attempt_seconds, deadline_session, watched
 from snap_capi_provider.core.errors import SnapCapiAuthError, SnapCapiError, SnapCapiRetriesExhausted
 from snap_capi_provider.core.redact import install_log_filters, redact, scrub_pii
 from snap_capi_provider.core.urls import check_https_or_loopback, is_loopback, safe_url
@@ -145,7 +145,7 @@ class SnapCapiClient:
         if isinstance(self.timeout, (int, float)):
             self.timeout = (min(float(self.timeout), 10.0), float(self.timeout))
         if self.total_timeout is None:
-            self.total_timeout = max(self.timeout)
+            self.total_timeout = attempt_seconds(self.timeout)
         if not (self.total_timeout > 0 and math.isfinite(self.total_timeout)):
             raise SnapCapiError("total_timeout must be a positive number of seconds.")
         if self.api_version not in ("v2", "v3"):

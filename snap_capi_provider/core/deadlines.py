@@ -130,6 +130,11 @@ class DeadlineAdapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = {"http": DeadlinePool, "https": DeadlineHTTPSPool}
 
 
+def attempt_seconds(timeout: float | tuple[float, float] | list[float]) -> float:
+    """An attempt's whole time for a ``requests`` timeout: the longest of a (connect, read) pair."""
+    return float(max(timeout) if isinstance(timeout, tuple | list) else timeout)
+
+
 def deadline_session(pool_size: int = 1) -> requests.Session:
     """A ``requests`` session whose connections the deadline of the attempt in progress can shut down."""
     session = requests.Session()

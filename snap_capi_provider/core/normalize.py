@@ -44,7 +44,7 @@ from snap_capi_provider.core.event_names import (  # noqa: F401  (re-exported)
     event_name,
 )
 from snap_capi_provider.core.phones import clean_phone, phone, phone_context, phone_reference  # noqa: F401
-from snap_capi_provider.core.places import country, state, zip_code  # noqa: F401
+from snap_capi_provider.core.places import STATE_PLACEHOLDERS, country, state, zip_code  # noqa: F401
 from snap_capi_provider.core.text import (  # noqa: F401
     DEFAULT_MAX_LENGTH,
     SHA256_HEX,
@@ -118,10 +118,9 @@ _NAME_DROP = re.compile(r"[\d\s" + re.escape(string.punctuation + _APOSTROPHES) 
 _ASCII_NOT_LETTER = re.compile(r"[^a-z]+")
 
 
-NAME_PLACEHOLDERS = frozenset({"n/a", "#n/a", "n.a.", "null", "(null)", "<null>", "none", "unknown", "undefined",
-                               "not applicable", "not available", "#value!", "#ref!", "#name?"})
+NAME_PLACEHOLDERS = (STATE_PLACEHOLDERS - {"nan", "nil"}) | {"#value!", "#ref!", "#name?"}
 """Cells that stand for no name or city (a SQL NULL or a spreadsheet error exported as text): absent, not
-hashed as the letters ``na`` or ``null``. ``Na``, ``Nan`` and ``Nil`` are real names and stay."""
+hashed as the letters ``na`` or ``null``. The state placeholders but ``Nan`` and ``Nil``, real names."""
 
 
 @accepts()

@@ -81,7 +81,8 @@ def state(text: str, country_code: object = None) -> str | None:
     """
     if is_prehashed(text):
         return text.lower()
-    country = country_code.upper() if isinstance(country_code, str) and len(country_code) == 2 else None
+    code = _alpha_2(country_code)
+    country = code.upper() if code else None
     iso = _ISO_SUBDIVISION.fullmatch(text)
     if iso is not None and country in (None, iso.group(1).upper()):
         subdivision = pycountry.subdivisions.get(code=text.upper())

@@ -57,6 +57,8 @@ HOOK_PARAMS = ("api_version", "max_retries", "retry_backoff_s", "retry_backoff_m
 """Keys of an operator's or sensor's ``hook_params``: the transport arguments of :class:`SnapCapiHook`."""
 
 
+DEFAULT_TIMEOUT = (5.0, 30.0)
+"""(connect, read) seconds of a request, unless ``timeout`` says otherwise."""
 DEPRECATED_HOOK_ARGS = {"api_version": "api_version", "request_timeout": "timeout", "debug": "debug"}
 """Flat transport arguments of earlier releases (of the sensor and the logs operator) -> their ``hook_params`` key."""
 
@@ -178,7 +180,7 @@ class SnapCapiHook(BaseHook):
     hook_name = "Snap Conversions API"
 
     def __init__(self, snap_capi_conn_id: str = default_conn_name, *, api_version: str | None = None,
-                 timeout: float | tuple[float, float] | None = (5.0, 30.0), max_retries: int = 5,
+                 timeout: float | tuple[float, float] | None = DEFAULT_TIMEOUT, max_retries: int = 5,
                  retry_backoff_s: float = 0.5, retry_backoff_max_s: float = 30.0, concurrency: int = 4,
                  compress: bool = False, debug: bool | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -189,7 +191,7 @@ class SnapCapiHook(BaseHook):
         self.api_version = api_version
         # A list is a (connect, read) pair that went through JSON (a trigger's serialized hook_params).
         if timeout is None:
-            timeout = (5.0, 30.0)
+            timeout = DEFAULT_TIMEOUT
         self.timeout = (tuple(timeout) if isinstance(timeout, (tuple, list))  # type: ignore[assignment]
                         else (min(float(timeout), 10.0), float(timeout)))
         self.retry = RetryPolicy(max_retries=max_retries, backoff_initial_s=retry_backoff_s,

@@ -25,8 +25,8 @@ from snap_capi_provider.core.sources.memory import (
     DEFAULT_CHUNK_ROWS,
     UNREADABLE,
     InputError,
+    frame_from_column_values,
     frame_from_records,
-    frame_from_rows,
 )
 
 FILE_FORMATS = ("csv", "jsonl", "parquet")
@@ -129,7 +129,7 @@ def _csv_chunks(stream: IO[bytes], chunk_rows: int, separator: str) -> Iterator[
                 frame = frame.where(frame.notna(), None)
                 frame.index = range(len(frame))
                 yield frame
-        except UnicodeError:  # the header's names (a cell's odd bytes are that row's rejection)
+        except UnicodeError:  # pandas reading the header's names (a cell's odd bytes are that row's rejection)
             raise InputError(_NOT_UTF8) from None
 
 
@@ -137,12 +137,8 @@ _NOT_UTF8 = "The CSV header is not UTF-8 text (a Latin-1 or UTF-16 export?): sav
 
 
 def _check_header(columns: list[str]) -> None:
-    """The header is UTF-8 text, each name once: pandas renames a repeated header (``email``,
-    ``email.1``), and which one is the email would be a guess."""
-    try:
-        "".join(map(str, columns)).encode("utf-8")
-    except UnicodeEncodeError:
-        raise InputError(_NOT_UTF8) from None
+    """Each header name once: pandas renames a repeated header (``email``, ``email.1``), and which one is
+    the email would be a guess."""
     names = set(columns)
     for column in columns:
         base, dot, number = str(column).rpartition(".")
@@ -198,15 +194,10 @@ def _with_unreadable(frame: pd.DataFrame, unreadable: dict[int, str]) -> pd.Data
 
 
 def _parquet_chunks(stream: IO[bytes], chunk_rows: int) -> Iterator[pd.DataFrame]:
+    # One block of the batch's columns; a repeated column name stays repeated, so the mapping refuses it.
     for batch in _parquet_batches(stream, chunk_rows):
-        names = batch.schema.names
-        if len(set(names)) == len(names):
-            yield pd.DataFrame({name: pd.Series(column.to_pylist(), dtype=object)
-                                for name, column in zip(names, batch.columns, strict=True)},
-                               index=range(batch.num_rows))
-        else:  # a repeated column name stays repeated, so the mapping refuses the ambiguity
-            rows = zip(*(column.to_pylist() for column in batch.columns), strict=True)
-            yield frame_from_rows(list(rows), names)
+        yield frame_from_column_values((column.to_pylist() for column in batch.columns), batch.schema.names,
+                                       batch.num_rows)
 
 
 def _parquet_batches(stream: IO[bytes], chunk_rows: int) -> Iterator[Any]:

@@ -135,10 +135,15 @@ def _frame_of_uniform_records(records: Sequence[Mapping[Any, Any]], columns: Seq
 def frame_from_rows(rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> pd.DataFrame:
     """An ``object``-column DataFrame from row tuples (a cursor's), one value per column each; columns
     may repeat (two tables' ``id``), so a mapping can name the ambiguity instead of one being lost."""
-    block = np.empty((len(columns), len(rows)), dtype=object)
-    for i, values in enumerate(zip(*rows, strict=True)):
-        block[i] = np.fromiter(values, dtype=object, count=len(rows))  # lists stay one value each
-    return pd.DataFrame(block.T, columns=list(columns), index=range(len(rows)), dtype=object, copy=False)
+    return frame_from_column_values(zip(*rows, strict=True), columns, len(rows))
+
+
+def frame_from_column_values(values: Iterable[Iterable[Any]], columns: Sequence[str], length: int) -> pd.DataFrame:
+    """:func:`frame_from_rows` from each column's ``length`` values (a Parquet batch's), in one block."""
+    block = np.empty((len(columns), length), dtype=object)
+    for i, column_values in enumerate(values):
+        block[i] = np.fromiter(column_values, dtype=object, count=length)  # lists stay one value each
+    return pd.DataFrame(block.T, columns=list(columns), index=range(length), dtype=object, copy=False)
 
 
 def frame_from_columns(columns: Mapping[Any, Any]) -> pd.DataFrame:
