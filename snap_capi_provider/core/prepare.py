@@ -143,8 +143,11 @@ class PackedFrame:
         return frame
 
 
+_TEXT_TYPES = frozenset({str, type(None)})
+
+
 def _packed(values: list[object]) -> pa.StringArray | list[object]:
-    if all(type(value) is str or value is None for value in values):
+    if set(map(type, values)) <= _TEXT_TYPES:
         try:
             return pa.array(values, type=pa.string())
         except (pa.ArrowException, UnicodeError):  # a lone surrogate, say: sent as it is
