@@ -131,7 +131,7 @@ class AsyncSnapCapiClient:
             raise _Retry(f"HTTP {status}", retry_after)
         try:
             body: Any = json.loads(text) if text else None
-        except ValueError:
+        except (ValueError, RecursionError):
             body = None
         if status in (401, 403):
             reason = body.get("reason") if isinstance(body, dict) else text[:200]

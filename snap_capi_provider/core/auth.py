@@ -264,7 +264,7 @@ class OAuthTokenProvider:
             self._sleep(min(0.5 * 2 ** (attempt - 1), 5.0))
         try:
             body = http.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             body = None
         if http.status_code != 200:
             raise SnapCapiAuthError(

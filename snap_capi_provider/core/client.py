@@ -316,7 +316,7 @@ class SnapCapiClient:
             raise SnapCapiAuthError(message)
         try:
             parsed = json.loads(http.content) if http.content else None
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested past Python's stack
             parsed = None
         response = ApiResponse(http.status_code, parsed, text, elapsed_s=elapsed)
         if http.status_code == 400 and self._can_refresh and is_token_message(_messages(parsed, text)):
@@ -368,7 +368,7 @@ def _messages(body: Any, text: str) -> str:
 def _reason(text: str) -> str:
     try:
         body = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return text[:200]
     if isinstance(body, dict) and body.get("reason"):
         return str(body["reason"])[:200]

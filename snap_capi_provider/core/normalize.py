@@ -303,7 +303,7 @@ def string_list(value: object) -> list[str] | None:
     if isinstance(value, str) and value.strip().startswith("["):
         try:
             value = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: brackets nested past Python's stack
             raise InvalidValue("invalid_content_ids") from None
         if not isinstance(value, list):
             raise InvalidValue("invalid_content_ids")

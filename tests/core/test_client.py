@@ -404,3 +404,42 @@ def test_events_and_token_requests_go_over_https(tmp_path, monkeypatch):
         assert OAuthTokenProvider("cid", "secret-123456", "refresh-123456", f"{url}/token").token() == "minted-123456"
     finally:
         server.shutdown()
+
+
+@pytest.mark.parametrize("status", [200, 400])
+def test_a_json_answer_nested_past_python_s_stack_is_unreadable_not_a_crash(status):
+    """json.loads raises RecursionError (not ValueError) on deep nesting: the batch must still settle."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from snap_capi_provider.core.delivery import deliver
+
+    class Snap(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers["Content-Length"]))
+            answer = b"[" * 100_000 + b"]" * 100_000
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Snap)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        with SnapCapiClient(TOKEN, url, retry=RetryPolicy(max_retries=0)) as client:
+            outcome = deliver(client, PIXEL, batch_items(pii_rows(3)))
+        assert outcome.accepted == []
+        assert len(outcome.rejected) + len(outcome.failed) == 3
+        if status == 200:
+            assert {why for _, why in outcome.failed} == {
+                "unconfirmed_response: HTTP 200 with a body that is not a JSON object"}
+        from snap_capi_provider.core.auth import OAuthTokenProvider, SnapCapiAuthError
+
+        with pytest.raises(SnapCapiAuthError):
+            OAuthTokenProvider("cid", "secret-123456", "refresh-123456", f"{url}/token").token()
+    finally:
+        server.shutdown()
