@@ -5,10 +5,9 @@ import decimal
 import pickle
 
 import pandas as pd
-import pyarrow as pa
 import pytest
 
-from snap_capi_provider.core.prepare import PackedFrame
+from snap_capi_provider.core.prepare import JoinedText, PackedFrame
 from snap_capi_provider.core.sources.memory import UNREADABLE, frame_from_records
 
 
@@ -44,11 +43,18 @@ def test_every_kind_of_value_comes_back_as_it_was():
         assert [repr(value) for value in got] == [repr(value) for value in frame[key].tolist()]
 
 
-def test_text_columns_travel_as_arrow_and_only_the_needed_columns_travel():
+def test_text_columns_travel_as_one_string_and_only_the_needed_columns_travel():
     frame = frame_from_records([{"email": "a@b.co", "unused": "x" * 100, "n": 1}] * 3)
     packed = PackedFrame.of(frame, ["email", "n", "absent"])
     assert packed.names == ("email", "n")
-    assert isinstance(packed.columns[0], pa.StringArray) and packed.columns[1] == [1, 1, 1]
+    assert isinstance(packed.columns[0], JoinedText) and packed.columns[1] == [1, 1, 1]
+
+
+@pytest.mark.parametrize("values", [[None], [""], ["", None, ""], [None, None], ["a\x00b", "c"], ["\x00"],
+                                    ["\ud800", None, "x"], ["é", "\U0001f600", ""]])
+def test_text_with_absent_values_empty_text_or_the_separator_comes_back_as_it_was(values):
+    frame = frame_from_records([{"t": value} for value in values])
+    assert round_trip(frame, ["t"])["t"].tolist() == values
 
 
 def test_repeated_column_names_travel_as_the_frame_itself():
