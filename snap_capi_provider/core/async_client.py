@@ -25,6 +25,7 @@ from snap_capi_provider.core.client import (
     auth,
     check_base_url,
     endpoint,
+    is_token_answer,
     log_exchange,
     retry_after_seconds,
 )
@@ -133,7 +134,8 @@ class AsyncSnapCapiClient:
             body: Any = json.loads(text) if text else None
         except (ValueError, RecursionError):
             body = None
-        if status in (401, 403):
+        # A 400 about the token is refreshed like a 401, as the sync client does (SNAP_CAPI.md section 9).
+        if status in (401, 403) or (status == 400 and self._tokens.kind != "token" and is_token_answer(body, text)):
             reason = body.get("reason") if isinstance(body, dict) else text[:200]
             raise _Refused(f"Snap CAPI refused the access token or its access to this asset (HTTP {status}) "
                            f"on GET {path}: {reason}", token, status)

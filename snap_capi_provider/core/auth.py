@@ -40,7 +40,7 @@ __all__ = [
 
 DEFAULT_TOKEN_URL = "https://accounts.snapchat.com/login/oauth2/access_token"
 DEFAULT_EXPIRES_IN = 3600.0
-_TRANSIENT = frozenset({408, 429, 500, 502, 503, 504})
+_TRANSIENT = frozenset({408, 429, *range(500, 600)})
 
 
 class TokenProvider(Protocol):

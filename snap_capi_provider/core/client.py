@@ -20,6 +20,7 @@ import json
 import logging
 import math
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,7 +39,9 @@ from snap_capi_provider.core.urls import check_https_or_loopback, is_loopback, s
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://tr.snapchat.com"
-RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+RETRYABLE_STATUS = frozenset({408, 429, *range(500, 600)})
+"""Request timeout, rate limit and every server error (SNAP_CAPI.md section 5: 5xx is transient; a CDN
+in front of a Launch Pad answers 520 to 524 while its origin is briefly away)."""
 
 
 __all__ = [
@@ -59,12 +62,21 @@ __all__ = [
 
 #: Words of an error message that say the token (not the events) is the problem.
 AUTH_HINTS = ("access token", "access_token", "unauthorized", "authentication", "oauth")
+# "Invalid token", "Token is expired", "token revoked": the word token with what is wrong with it (a JSON
+# parser's "unexpected token" is about the body, not the credential).
+_BAD_TOKEN = re.compile(r"\b(?:invalid|expired|revoked|missing|malformed|bad)\W+(?:\w+\W+)?token\b"
+                        r"|\btoken\W+(?:\w+\W+){0,2}?(?:invalid|expired|revoked|missing|malformed|not\W+valid)\b")
 
 
 def is_token_message(message: str) -> bool:
     """Whether an error message from Snap is about the token (Snap sometimes answers a bad one with 400)."""
     lowered = (message or "").lower()
-    return any(hint in lowered for hint in AUTH_HINTS)
+    return any(hint in lowered for hint in AUTH_HINTS) or _BAD_TOKEN.search(lowered) is not None
+
+
+def is_token_answer(body: Any, text: str) -> bool:
+    """Whether an answer's reason or error messages are about the token (:func:`is_token_message`)."""
+    return is_token_message(_messages(body, text))
 
 
 class _Transient(SnapCapiError):
@@ -319,7 +331,7 @@ class SnapCapiClient:
         except (ValueError, RecursionError):  # RecursionError: JSON nested past Python's stack
             parsed = None
         response = ApiResponse(http.status_code, parsed, text, elapsed_s=elapsed)
-        if http.status_code == 400 and self._can_refresh and is_token_message(_messages(parsed, text)):
+        if http.status_code == 400 and self._can_refresh and is_token_answer(parsed, text):
             raise _TokenRefused(message, token, response)
         return response
 

@@ -44,6 +44,8 @@ from snap_capi_provider.core.client import (
 from snap_capi_provider.core.redact import scrub_pii
 
 ACCEPTED_STATUSES = frozenset({"VALID", "SUCCESS"})
+"""Statuses of a successful answer from v2 (``SUCCESS``) or a validate endpoint; v3 send answers ``VALID``."""
+_SEND_ACCEPTED = {"v3": frozenset({"VALID"}), "v2": ACCEPTED_STATUSES}
 NEGATIVE_STATUSES = frozenset({"INVALID", "FAILED", "PARTIAL"})
 UNCONFIRMED = "unconfirmed_response"
 
@@ -188,25 +190,29 @@ def post_batch(client: SnapCapiClient, asset_id: str, items: Sequence[BatchItem]
 
 
 def settle_part(response: ApiResponse, part: Part, pending: list[Part], outcome: BatchOutcome,
-                 api_version: str, client: SnapCapiClient | None = None, asset_id: str = "") -> None:
+                 api_version: str, client: SnapCapiClient | None = None, asset_id: str = "",
+                 *, sent: bool = True) -> None:
+    """Settle one answer for ``part``: ``sent`` for the send endpoint (where v3 success is ``VALID``
+    alone: a 2xx with any other status is not success), False for the validate endpoint."""
     body = response.body if isinstance(response.body, dict) else None
     status = str(body.get("status") or "").upper() if body else ""
+    accepted = _SEND_ACCEPTED.get(api_version, ACCEPTED_STATUSES) if sent else ACCEPTED_STATUSES
     code = response.status_code
     refused = code == 400 or (response.ok and status in NEGATIVE_STATUSES)
     if refused and _looks_like_auth(body, response.text):
         raise SnapCapiAuthError(f"Snap CAPI refused the request as unauthorized (HTTP {code}): "
                                 f"{snap_reason(_message(body))}")
-    if api_version == "v2" and body is not None and (refused or status in ACCEPTED_STATUSES):
+    if api_version == "v2" and body is not None and (refused or status in accepted):
         named = _v2_named(body, len(part.items))
         if named:
             rest = [item for i, item in enumerate(part.items) if i not in named]
             outcome.rejected.extend((part.items[i], reason) for i, reason in sorted(named.items()))
-            if response.ok and status in ACCEPTED_STATUSES | {"PARTIAL"}:
+            if response.ok and status in accepted | {"PARTIAL"}:
                 outcome.accepted.extend(rest)  # v2 partial success: the others were recorded
             elif rest:
                 pending.append(Part(rest, part.validated, part.indexed + 1))
             return
-    if response.ok and status in ACCEPTED_STATUSES:
+    if response.ok and status in accepted:
         outcome.accepted.extend(part.items)
     elif refused:
         _narrow(client, asset_id, body, part, pending, outcome, code)
@@ -312,13 +318,22 @@ def _validate(client: SnapCapiClient, asset_id: str, items: list[BatchItem],
             if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(items):
                 continue
             seen += 1
-            if str(entry.get("status") or "").upper() not in ACCEPTED_STATUSES:
+            if not entry_is_valid(entry):
                 verdicts[index] = snap_reason(_message(entry) or _message(body))
         if request_message is not None and seen == len(items) and not verdicts:
             raise RequestRefused(_plain_reason(request_message))  # every event valid, yet refused
         return verdicts if seen else None
     named = _v2_named(body, len(items))
     return named or None
+
+
+def entry_is_valid(entry: dict) -> bool:
+    """A validate answer's verdict on one event: its status, else valid when it names no error."""
+    status = str(entry.get("status") or "").upper()
+    if status:
+        return status in ACCEPTED_STATUSES
+    errors = entry.get("errors") if isinstance(entry.get("errors"), dict) else {}
+    return not (errors.get("codes") or errors.get("error_msgs"))
 
 
 def _v2_named(body: dict, n: int) -> dict[int, str]:

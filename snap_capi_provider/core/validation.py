@@ -25,6 +25,7 @@ from snap_capi_provider.core.delivery import (
     BatchOutcome,
     Part,
     RequestRefused,
+    entry_is_valid,
     fail_refused,
     failure_reason,
     post_batch,
@@ -120,9 +121,8 @@ def _verdict(entry: Any, n_events: int) -> EventVerdict | None:
     errors = entry.get("errors") if isinstance(entry.get("errors"), dict) else {}
     codes = tuple(str(code) for code in errors.get("codes") or ())
     messages = tuple(str(message) for message in errors.get("error_msgs") or ())
-    status = str(entry.get("status") or "").upper()
-    valid = status in ACCEPTED_STATUSES if status else not (codes or messages)
-    return EventVerdict(index, valid, codes, messages, tuple(str(w) for w in entry.get("warnings") or ()))
+    warnings = tuple(str(warning) for warning in entry.get("warnings") or ())
+    return EventVerdict(index, entry_is_valid(entry), codes, messages, warnings)
 
 
 def validate_batch(client: SnapCapiClient, asset_id: str, items: Sequence[BatchItem]) -> BatchOutcome:
@@ -140,7 +140,7 @@ def validate_batch(client: SnapCapiClient, asset_id: str, items: Sequence[BatchI
         try:
             response = post_batch(client, asset_id, part.items, outcome, validate=True)
             if not _settle_verdicts(response, part.items, outcome):
-                settle_part(response, part, pending, outcome, client.api_version)
+                settle_part(response, part, pending, outcome, client.api_version, sent=False)
         except SnapCapiRetriesExhausted as exc:
             outcome.failed.extend((item, failure_reason(str(exc))) for item in part.items)
         except RequestRefused as exc:  # a bad pixel id, say: once, not bisected down to every event

@@ -193,7 +193,7 @@ def item(row: int) -> BatchItem:
 @pytest.mark.parametrize(("status", "body", "expect"), [
     (200, {"status": "VALID"}, "accepted"),
     (200, {"status": "valid", "reason": "ok"}, "accepted"),
-    (202, {"status": "SUCCESS"}, "accepted"),
+    (202, {"status": "SUCCESS"}, "unconfirmed"),  # v2's word: a v3 send succeeds with VALID alone
     (200, {"status": "MAYBE"}, "unconfirmed"),
     (200, {}, "unconfirmed"),
     (200, [], "unconfirmed"),
