@@ -24,6 +24,7 @@ import pandas as pd
 from snap_capi_provider.core.client import SnapCapiAuthError, SnapCapiClient
 from snap_capi_provider.core.delivery import BatchItem, BatchOutcome, deliver
 from snap_capi_provider.core.events import EventOptions, MappingError, resolve_mapping
+from snap_capi_provider.core.fields import BY_KEY
 from snap_capi_provider.core.fields import resolve as resolve_field
 from snap_capi_provider.core.options import (  # noqa: F401  (re-exported: the send path's own options)
     DEFAULT_MAX_BATCH_BYTES,
@@ -123,6 +124,8 @@ class _Run:
         self.aborted: str | None = None
         self.mapping: dict[str, str] | None = None
         self.unmapped_snap_columns: set[str] = set()
+        self.not_in_v2: list[str] = []
+        """Mapped fields the v2 event has no name for (``api_version="v2"``)."""
         self.unaccounted: deque[tuple[pd.DataFrame, list[int], set[int] | None]] = deque()
         """Chunks read (their rows counted) but not yet accounted, with the rows already accounted of
         the one being accounted: an interruption fails the others."""
@@ -197,6 +200,8 @@ class _Run:
         if self.mapping is None:
             self.mapping = resolve_mapping(list(frame.columns), self.field_mapping)
             self._check_columns(frame)
+            if self.client.api_version == "v2":  # v2 has no name for these: say so, never drop them quietly
+                self.not_in_v2 = [key for key in self.mapping if BY_KEY[key].v2_key is None]
         else:
             self._check_late_columns(frame)
         numbers = list(range(first_row, first_row + len(frame)))
@@ -206,6 +211,8 @@ class _Run:
                 frame = _keeping_unreadable(frame[keep], frame, np.flatnonzero(keep).tolist())
                 numbers = [number for number, kept in zip(numbers, keep.tolist(), strict=True) if kept]
         self.report.rows += len(frame)
+        for key in self.not_in_v2:
+            self.report.warn(f"{key}_not_sent_in_v2", len(frame))
         self.unaccounted.append((frame, numbers, None))
         return frame, numbers
 

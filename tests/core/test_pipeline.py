@@ -225,3 +225,15 @@ def test_a_v2_web_event_for_a_pixel_given_as_a_number_goes_to_that_pixel():
                              [0], "v2", Assets(pixel_id=123))
     (payload,) = prepared.groups["123"][1]
     assert json.loads(payload)["pixel_id"] == "123" and "snap_app_id" not in json.loads(payload)
+
+
+def test_fields_v2_has_no_name_for_are_counted_as_warnings_not_dropped_quietly(emu):
+    rows = [dict(row, gender="f", country="US", dob="1990-01-02") for row in pii_rows(5)]
+    mapping = {**MAPPING, "ge": "gender", "country": "country", "db": "dob"}
+    with SnapCapiClient(TOKEN, emu.url, api_version="v2", retry=FAST) as client:
+        report = send_rows(client, iter_chunks(rows, 2), assets=Assets(pixel_id=PIXEL), field_mapping=mapping,
+                           event_options=OPTIONS)
+    assert report.accepted == 5
+    assert {code: n for code, n in report.warnings.items() if code.endswith("_not_sent_in_v2")} == {
+        "ge_not_sent_in_v2": 5, "country_not_sent_in_v2": 5, "db_not_sent_in_v2": 5}
+    assert not run(emu, rows, mapping=mapping).warnings  # v3 carries them
