@@ -46,6 +46,13 @@ REASONS: dict[str, str] = {
     "invalid_currency": "Not an ISO 4217 currency code (XXX and XTS are refused).",
     "invalid_num_items": "Not a whole number between 0 and 1,000,000,000.",
     "invalid_content_ids": "content_ids is not a list of ids, a JSON array of them or a comma-separated text.",
+    "invalid_contents": "contents is not a list (or JSON array) of items with a text `id` and optionally a "
+                        "whole `quantity` and a numeric `item_price` (no other keys).",
+    # privacy and app data
+    "invalid_data_processing_options": "data_processing_options is not a list of known options (`LDU`), as a "
+                                       "list, a JSON array or comma-separated text.",
+    "invalid_advertiser_tracking_enabled": "advertiser_tracking_enabled is not 0 or 1 (true/false, yes/no).",
+    "invalid_extinfo": "extinfo is not a list (or JSON array) of exactly 16 values.",
     # event level
     "unknown_event_name": "Not one of Snap's event names or a known alias (see Event names).",
     "invalid_action_source": "Not WEB, MOBILE_APP or OFFLINE (or a known alias).",
