@@ -33,10 +33,9 @@ InvalidFieldPolicy = Literal["reject", "drop"]
 INVALID_FIELD_POLICIES: tuple[str, ...] = get_args(InvalidFieldPolicy)
 DateOrder = Literal["MDY", "DMY"]
 DATE_ORDERS: tuple[str, ...] = get_args(DateOrder)
-# Fields whose bad value always rejects the row: without them there is no event.
-_EVENT_LEVEL = frozenset({"event_name", "event_time", "action_source", "event_id"})
-# Fields whose values arrive in a mapped column as structured values, not text.
-_STRUCTURED = frozenset({"content_ids"})
+# Fields whose bad value always rejects the row: without them there is no event; and the privacy options,
+# since an event sent without the Limited Data Use its row asked for is worse than no event.
+_NEVER_DROPPED = frozenset({"event_name", "event_time", "action_source", "event_id", "data_processing_options"})
 # Fields whose rule reads the row's normalized country (lower-case alpha-2) as its second argument.
 _COUNTRY_CONTEXT = frozenset({"zp", "st"})
 
@@ -220,7 +219,7 @@ def build_events(frame: pd.DataFrame, mapping: Mapping[str, str], options: Event
         readiness.note_field(snap_field.key, errors, values)
         if not any(errors):  # the common case: every value of the column accepted
             return
-        drop = options.invalid_field_policy == "drop" and snap_field.key not in _EVENT_LEVEL
+        drop = options.invalid_field_policy == "drop" and snap_field.key not in _NEVER_DROPPED
         for i, error in enumerate(errors):
             if error is None:
                 continue
@@ -240,9 +239,9 @@ def build_events(frame: pd.DataFrame, mapping: Mapping[str, str], options: Event
         plain["country"] = country_values
         countries = list(map(country_context, country_values))
     done: dict[tuple[str, object], tuple[list[object], list[str | None]]] = {}
-    for key, source in mapping.items():
+    for key, source in mapping.items():  # each by its catalogue rule; structured ones read whole cells
         snap_field = BY_KEY[key]
-        if key in ("country", "event_time") or key in _STRUCTURED:
+        if key in ("country", "event_time"):
             continue
         rule = rules.BIRTH_DATE_RULES[options.date_order] if key == "db" else snap_field.rule
         notes: dict[str, int] = {}
@@ -259,8 +258,6 @@ def build_events(frame: pd.DataFrame, mapping: Mapping[str, str], options: Event
         readiness.opted_out += sum(count for note, count in notes.items() if note.endswith("_opted_out"))
         reject(errors, snap_field, values)
         plain[key] = values
-    if "content_ids" in mapping:
-        plain["content_ids"] = _content_ids(column("content_ids"), reasons, options, warnings)
 
     _fill_constant(plain, "event_name", options.event_name, n, reasons, rules.event_name)
     _fill_constant(plain, "action_source", options.action_source, n, reasons, rules.action_source)
@@ -326,21 +323,6 @@ def _event_times(values: list[object] | None, options: EventOptions, n: int,
             reasons[i] = reasons[i] or "event_in_future"
         else:
             out[i] = value
-    return out
-
-
-def _content_ids(values: list[object], reasons: list[str | None], options: EventOptions,
-                 warnings: dict[str, int]) -> list[object]:
-    out: list[object] = []
-    for i, value in enumerate(values):
-        try:
-            out.append(rules.string_list(value))
-        except (rules.InvalidValue, TypeError, ValueError):
-            out.append(None)
-            if options.invalid_field_policy == "drop":
-                warnings["dropped_invalid_content_ids"] = warnings.get("dropped_invalid_content_ids", 0) + 1
-            elif reasons[i] is None:
-                reasons[i] = "invalid_content_ids"
     return out
 
 

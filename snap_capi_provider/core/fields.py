@@ -1,7 +1,8 @@
 """The field catalogue: the one place that knows Snap's fields.
 
 For every field: its v3 wire name and location, whether it is hashed, its normalization rule, the
-friendly aliases users map from, and its v2 (legacy) name. Normalizers, validators, the v2/v3
+friendly aliases users map from, and its v2 (legacy) name (v2 has no privacy options, line items or
+app data). Normalizers, validators, the v2/v3
 encoders and the docs all read this table.
 """
 
@@ -68,6 +69,13 @@ FIELDS: tuple[SnapField, ...] = (
               rejected=(("a\x00b", "invalid_control_character"), ("\ud800", "invalid_text_encoding"))),
     SnapField("event_source_url", "root", rules.long_text, aliases=("page_url", "url"), v2_key="page_url",
               description="Page URL; expected for WEB events."),
+    SnapField("data_processing_options", "root", rules.data_processing_options,
+              description="Privacy options: `LDU` (Limited Data Use) asks Snap to limit how it uses the event. "
+                          "Sent in v3 only; a bad value always rejects the row, even with "
+                          '`invalid_field_policy="drop"`.',
+              accepted=(("ldu", ["LDU"]), ('["LDU"]', ["LDU"]), ("[]", None)),
+              rejected=(("LDU,OPT_OUT", "invalid_data_processing_options"),
+                        ('[["LDU"]]', "invalid_data_processing_options"))),
     # user data
     SnapField("em", "user_data", rules.email, hashed=True, as_list=True,
               aliases=("email", "email_address", "e_mail", "hashed_email"),
@@ -76,7 +84,8 @@ FIELDS: tuple[SnapField, ...] = (
                         ("Ann <ann@x.io>", "ann@x.io")),
               rejected=(("a@b", "invalid_email"), ("a@@x.com", "invalid_email"))),
     SnapField("ph", "user_data", rules.phone, hashed=True, as_list=True,
-              aliases=("phone", "phone_number", "hashed_phone_number", "hashed_phone"),
+              aliases=("phone", "phone_number", "mobile_phone", "mobile_number", "cell_phone", "telephone",
+                       "hashed_phone_number", "hashed_phone"),
               v2_key="hashed_phone_number", v2_hashed=True,
               description="Phone number with country code (row country or default region).",
               accepted=(("+44 844 412 4653", "448444124653"), ("(650) 555-1212", "US", "16505551212"),
@@ -159,8 +168,10 @@ FIELDS: tuple[SnapField, ...] = (
               rejected=(("1,299.00", "invalid_value"), (-1, "invalid_value"))),
     SnapField("order_id", "custom_data", rules.plain_text, aliases=("transaction_id",), v2_key="transaction_id",
               description="Order id; also the default event_id of a PURCHASE."),
-    SnapField("content_ids", "custom_data", None, aliases=("item_ids", "product_ids", "sku"), v2_key="item_ids",
-              description="List (or comma-separated text) of product ids."),
+    SnapField("content_ids", "custom_data", rules.string_list, aliases=("item_ids", "product_ids", "sku"),
+              v2_key="item_ids", description="List (or comma-separated text) of product ids.",
+              accepted=(('["sku-1", "sku-2"]', ["sku-1", "sku-2"]), ("sku-1, sku-2", ["sku-1", "sku-2"])),
+              rejected=(('[{"id": 1}]', "invalid_content_ids"), (True, "invalid_content_ids"))),
     SnapField("content_category", "custom_data", rules.plain_text, aliases=("item_category", "category"),
               v2_key="item_category", description="Product category."),
     SnapField("num_items", "custom_data", rules.count, aliases=("number_items", "quantity"),
@@ -171,6 +182,28 @@ FIELDS: tuple[SnapField, ...] = (
               description="Search text."),
     SnapField("sign_up_method", "custom_data", rules.plain_text, v2_key="sign_up_method",
               description="How the user signed up."),
+    SnapField("contents", "custom_data", rules.contents,
+              description="Line items: a list (or JSON array) of objects with an `id` and optionally a "
+                          "`quantity` and an `item_price`. Sent in v3 only.",
+              accepted=(('[{"id": "sku-1", "quantity": 1, "item_price": 42.5}]',
+                         [{"id": "sku-1", "quantity": 1, "item_price": 42.5}]),
+                        ('[{"id": 8812}]', [{"id": "8812"}]), ("[]", None)),
+              rejected=(('[{"id": "sku-1", "price": 42.5}]', "invalid_contents"),
+                        ('[{"id": "sku-1", "quantity": 1.5}]', "invalid_contents"),
+                        ('[{"quantity": 1}]', "invalid_contents"))),
+    # app data
+    SnapField("advertiser_tracking_enabled", "app_data", rules.advertiser_tracking_enabled,
+              description="Whether the user allows tracking (iOS ATT): 1 or 0. Sent in v3 only.",
+              accepted=((True, 1), ("no", 0), (1.0, 1)),
+              rejected=((2, "invalid_advertiser_tracking_enabled"), ("maybe", "invalid_advertiser_tracking_enabled"))),
+    SnapField("extinfo", "app_data", rules.extinfo,
+              description="App and device details of an app event: 16 texts, starting `i2` (iOS) or `a2` "
+                          "(Android). Sent in v3 only.",
+              accepted=((["i2", "com.example.app", "1.0", "1.0 (1)", "17.1", "iPhone15,2", "en_US", "GMT-5",
+                          "", 1179, 2556, "3", "6", "256", "120", "America/New_York"],
+                         ["i2", "com.example.app", "1.0", "1.0 (1)", "17.1", "iPhone15,2", "en_US", "GMT-5",
+                          "", "1179", "2556", "3", "6", "256", "120", "America/New_York"]),),
+              rejected=(('["i2", "com.example.app"]', "invalid_extinfo"), ("i2", "invalid_extinfo"))),
 )
 
 BY_KEY: dict[str, SnapField] = {field.key: field for field in FIELDS}

@@ -5,7 +5,8 @@ normalized value, ``None`` when the value means "absent", or raises :class:`Inva
 PII-free reason from :data:`snap_capi_provider.core.reasons.REASONS`. A rule that also reads numbers
 or dates says so with :func:`accepts`. :func:`normalize_column` applies a rule to a whole column, once
 per distinct value. Phones live in :mod:`.phones`, dates and times in :mod:`.dates`, states, countries
-and zips in :mod:`.places`; everything is re-exported here.
+and zips in :mod:`.places`, the rules of list and JSON values in :mod:`.structured`; everything is
+re-exported here.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import datetime as dt
 import decimal
 import ipaddress
 import itertools
-import json
 import math
 import re
 import string
@@ -23,7 +23,6 @@ import urllib.parse
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from functools import lru_cache
 
-import numpy as np
 import pandas as pd
 import pycountry
 
@@ -45,6 +44,16 @@ from snap_capi_provider.core.event_names import (  # noqa: F401  (re-exported)
 )
 from snap_capi_provider.core.phones import clean_phone, phone, phone_context, phone_reference  # noqa: F401
 from snap_capi_provider.core.places import STATE_PLACEHOLDERS, country, state, zip_code  # noqa: F401
+from snap_capi_provider.core.structured import (  # noqa: F401  (re-exported)
+    DATA_PROCESSING_OPTIONS,
+    EXTINFO_LENGTH,
+    advertiser_tracking_enabled,
+    contents,
+    data_processing_options,
+    extinfo,
+    normalize_cells,
+    string_list,
+)
 from snap_capi_provider.core.text import (  # noqa: F401
     DEFAULT_MAX_LENGTH,
     SHA256_HEX,
@@ -295,29 +304,6 @@ MAX_COUNT = 10**9
 """Largest ``num_items`` accepted (JSON encoders and Snap take 64-bit integers at most)."""
 
 
-def string_list(value: object) -> list[str] | None:
-    """A list of ids from a list/array, a JSON array of them (``["sku-1", "sku-2"]``, as a warehouse
-    exports an array column) or a comma-separated string. A bool is no id."""
-    if isinstance(value, bool | np.bool_):
-        raise InvalidValue("invalid_content_ids")
-    if isinstance(value, str) and value.strip().startswith("["):
-        try:
-            value = json.loads(value)
-        except (ValueError, RecursionError):  # RecursionError: brackets nested past Python's stack
-            raise InvalidValue("invalid_content_ids") from None
-        if not isinstance(value, list):
-            raise InvalidValue("invalid_content_ids")
-    if isinstance(value, list | tuple | np.ndarray):
-        if any(isinstance(item, bool | np.bool_ | list | dict) for item in value):
-            raise InvalidValue("invalid_content_ids")
-        items = [to_text(item) for item in value]
-    else:
-        text = to_text(value)
-        items = text.split(",") if text is not None else []
-    cleaned = [item.strip() for item in items if item is not None and item.strip()]
-    return cleaned or None
-
-
 # ---------------------------------------------------------------------------- column application
 
 Rule = Callable[[str], object]
@@ -335,6 +321,8 @@ def normalize_column(
     (``{"madid_opted_out": 3}``); those rows get ``(None, None)``.
     """
     raw = values.tolist() if isinstance(values, pd.Series) else list(values)
+    if getattr(rule, "reads_cells", False):  # a structured field's rule reads whole cells (lists, JSON text)
+        return normalize_cells(raw, rule)
     if _one_safe_key_type(raw):
         return _normalize_distinct(raw, rule, notes, None if context is None else list(context))
     n = len(raw)

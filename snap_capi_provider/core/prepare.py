@@ -78,6 +78,8 @@ def prepare_chunk(frame: pd.DataFrame, mapping: Mapping[str, str], options: Even
     result = build_events(frame, mapping, options, row_numbers=numbers)
     prepared = Prepared(list(result.rejected), dict(result.warnings), result.readiness)
     chunk = result.events
+    if api_version == "v2" and "data_processing_options" in chunk.plain:
+        chunk = _without_limited_data_use(chunk, prepared)
     if not len(chunk):
         return prepared
     by_asset: dict[str, list[int]] = {}
@@ -195,6 +197,18 @@ def gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def _without_limited_data_use(chunk: EventChunk, prepared: Prepared) -> EventChunk:
+    """v2 has no field for ``data_processing_options``: an event that asks for Limited Data Use is
+    rejected, never sent without it."""
+    options = chunk.plain["data_processing_options"]
+    keep = [i for i, value in enumerate(options) if value is None]
+    if len(keep) == len(chunk):
+        return chunk
+    prepared.rejected.extend((chunk.rows[i], "data_processing_options_not_in_v2")
+                             for i, value in enumerate(options) if value is not None)
+    return _take(chunk, keep)
 
 
 def _missing_asset(source: str, asset_id: str | None, assets: Assets, api_version: str) -> str | None:

@@ -53,6 +53,8 @@ REASONS: dict[str, str] = {
                                        "list, a JSON array or comma-separated text.",
     "invalid_advertiser_tracking_enabled": "advertiser_tracking_enabled is not 0 or 1 (true/false, yes/no).",
     "invalid_extinfo": "extinfo is not a list (or JSON array) of exactly 16 values.",
+    "data_processing_options_not_in_v2": "The row asks for Limited Data Use (`data_processing_options`), which "
+                                         "the legacy v2 event cannot carry: send it with `api_version=\"v3\"`.",
     # event level
     "unknown_event_name": "Not one of Snap's event names or a known alias (see Event names).",
     "invalid_action_source": "Not WEB, MOBILE_APP or OFFLINE (or a known alias).",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Literal
 
+import numpy as np
 import orjson
 
 from snap_capi_provider.core.events import EventChunk, digests_of
@@ -25,31 +26,39 @@ def encode_v2(chunk: EventChunk, asset: dict[str, str]) -> list[dict[str, object
 
 
 def payloads_v3(chunk: EventChunk, also_hashed: frozenset[str] = frozenset()) -> list[bytes | None]:
-    """Each event as v3 JSON: root fields, ``user_data`` (hashed fields as one-item lists), ``custom_data``.
+    """Each event as v3 JSON: root fields, ``user_data`` (hashed fields as one-item lists), ``custom_data``
+    and ``app_data`` (each only when the event has a value for it).
 
-    Built column by column from JSON fragments, so no dict is made per event. ``also_hashed`` names raw
-    fields to send hashed anyway (``madid``, where Snap's docs are ambiguous). An event with a value JSON
-    cannot carry is ``None``.
+    Built column by column from JSON fragments, so no dict is made per event; structured values (lists,
+    line items) are encoded as they are. ``also_hashed`` names raw fields to send hashed anyway
+    (``madid``, where Snap's docs are ambiguous). An event with a value JSON cannot carry is ``None``.
     """
     bad: set[int] = set()
     parts: dict[str, list[list[bytes]]] = {"root": [_fragments("event_id", chunk.event_ids, False, bad)],
-                                           "user_data": [], "custom_data": []}
+                                           "user_data": [], "custom_data": [], "app_data": []}
     for key, plain in chunk.plain.items():
         snap_field = BY_KEY[key]
         hashed = snap_field.hashed or key in also_hashed
         source = digests_of(chunk, key) if hashed else plain
         parts[snap_field.location].append(_fragments(key, source, snap_field.as_list, bad, hashed))
-    # One pass over every event's fragments, sliced into its three objects; each fragment starts with
-    # its comma (absent values are empty), so an object is one join less its first byte.
-    columns = parts["root"] + parts["user_data"] + parts["custom_data"]
+    # One pass over every event's fragments, sliced into its objects; each fragment starts with its
+    # comma (absent values are empty), so an object is one join less its first byte.
+    columns = parts["root"] + parts["user_data"] + parts["custom_data"] + parts["app_data"]
     root_end = len(parts["root"])
     user_end = root_end + len(parts["user_data"])
+    custom_end = user_end + len(parts["custom_data"])
+    has_app = bool(parts["app_data"])
     join = b"".join
     out: list[bytes | None] = []
     for row in zip(*columns, strict=True):
-        root, user, custom = join(row[:root_end]), join(row[root_end:user_end]), join(row[user_end:])
-        out.append(b'{%s,"user_data":{%s},"custom_data":{%s}}' % (root[1:], user[1:], custom[1:]) if custom
-                   else b'{%s,"user_data":{%s}}' % (root[1:], user[1:]))
+        root, user, custom = join(row[:root_end]), join(row[root_end:user_end]), join(row[user_end:custom_end])
+        app = join(row[custom_end:]) if has_app else b""
+        if app:
+            out.append(b'{%s,"user_data":{%s}%s,"app_data":{%s}}' % (
+                root[1:], user[1:], b',"custom_data":{%s}' % custom[1:] if custom else b"", app[1:]))
+        else:
+            out.append(b'{%s,"user_data":{%s},"custom_data":{%s}}' % (root[1:], user[1:], custom[1:]) if custom
+                       else b'{%s,"user_data":{%s}}' % (root[1:], user[1:]))
     for i in bad:
         out[i] = None
     return out
@@ -130,10 +139,15 @@ def _repeats(values: list[object], sample: int = 64) -> bool:
 
 
 def _v2_text(value: object) -> str:
+    """A v2 value as text: lists comma-joined, floats in positional notation with their shortest exact
+    digits (``0.00001``, ``42.5``, ``42``), never scientific (``1e-05``), which v2's decimal parser misreads."""
     if isinstance(value, list):
         return ",".join(str(item) for item in value)
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+    if isinstance(value, float):
+        text = repr(value)  # the shortest digits that read back as the float; positional from 1e-4 to 1e16
+        if "e" in text:
+            text = np.format_float_positional(value, trim="-")
+        return text[:-2] if text.endswith(".0") else text
     return str(value)
 
 
