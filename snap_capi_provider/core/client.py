@@ -64,7 +64,8 @@ __all__ = [
 AUTH_HINTS = ("access token", "access_token", "unauthorized", "authentication", "oauth")
 # "Invalid token", "Token is expired", "token revoked": the word token with what is wrong with it (a JSON
 # parser's "unexpected token" is about the body, not the credential).
-_BAD_TOKEN = re.compile(r"\b(?:invalid|expired|revoked|missing|malformed|bad)\W+(?:\w+\W+)?token\b"
+_BAD_TOKEN = re.compile(r"\b(?:invalid|expired|revoked|missing|malformed|bad)\W+"
+                        r"(?:(?:access|auth|oauth|api|bearer)\W+)?token\b"
                         r"|\btoken\W+(?:\w+\W+){0,2}?(?:invalid|expired|revoked|missing|malformed|not\W+valid)\b")
 
 

@@ -83,6 +83,7 @@ def test_a_400_about_the_token_refreshes_an_oauth_token_once_then_sends(message)
 
 
 @pytest.mark.parametrize("message", ["Unexpected token in JSON at position 7", "Unrecognized event type",
+                                     "Invalid sc_click_id token",
                                      "Param data['event_time'] is an invalid Unix timestamp."])
 def test_a_400_about_the_body_is_not_taken_for_a_token_problem(message):
     assert not is_token_message(message)
