@@ -162,9 +162,11 @@ TASK_ERRORS: tuple[tuple[str, str], ...] = (
      "re-run."),
     ("rows are invalid (rows", "`fail_on_invalid=True` and some rows are invalid: the message lists row numbers "
      "and reasons; so does the report in XCom."),
-    ("The source gave no rows (fail_on_empty=True)", "The query or path gave nothing. For SQL per data interval, "
+    ("no rows (fail_on_empty=True)", "The query or path gave nothing (when the count was known up front, nothing was "
+     "sent). For SQL per data interval, "
      "check the interval is not zero-width ([Schedules](schedules.md))."),
-    ("fewer than min_rows", "The source gave fewer rows than `min_rows`."),
+    ("fewer than min_rows", "The source gave fewer rows than `min_rows`. When the count is known up front "
+     "(in-memory rows, Parquet, `count_rows=True`) the task fails before sending anything."),
     ("carry a strong identifier", "`min_match_ready_ratio` is set and too few events carry an email, phone, mobile "
      "ad id, click id or cookie: see [Match readiness](howto/match-readiness.md). The events were sent."),
     ("logged test events are INVALID", "`SnapCapiTestEventLogsOperator(fail_on_invalid=True)`: Snap logged invalid "
@@ -186,6 +188,8 @@ TASK_ERRORS: tuple[tuple[str, str], ...] = (
     ("has an incomplete OAuth set", "The message names the missing OAuth extras (`client_id`, `client_secret`, "
      "`refresh_token`)."),
     ("has no credentials", "Set the password (long-lived token) or the OAuth extras."),
+    ("is a URI Airflow could not read", "The connection URI starts `snap_capi://`: write `snap-capi://` (a URI "
+     "scheme cannot hold `_`) or use the JSON form ([Connections](connections.md))."),
     ("Give exactly one source of rows", "Pass exactly one of `data`, `sql` or `path`."),
     ("sql needs sql_conn_id", "`sql=` needs `sql_conn_id`, the database's Airflow connection."),
     ("sql needs apache-airflow-providers-common-sql", "Install the SQL extra: `pip install \".[sql]\"` (or your "
@@ -197,7 +201,10 @@ TASK_ERRORS: tuple[tuple[str, str], ...] = (
     ("No file matches path", "The path or glob matched no file: check the data interval in the path and the bucket."),
     ("Unknown hook_params", "Only `api_version`, `max_retries`, `retry_backoff_s`, `retry_backoff_max_s`, "
      "`timeout`, `concurrency`, `compress`, `debug` go into `hook_params`."),
-    ("needs shard_key", "`shard_count > 1` needs `shard_key` (or a mapped `event_id` / `order_id` column)."),
+    ("field_mapping is text, not a dict", "`field_mapping` came from a Jinja template, which renders to text: set "
+     "`render_template_as_native_obj=True` on the DAG, or pass a dict."),
+    ("needs shard_key", "`shard_count > 1` needs `shard_key` (or a mapped `event_id`, `order_id`, "
+     "`client_dedup_id` or `transaction_id` column)."),
     (" must be ", "An argument is out of range (the message names it and the accepted range), checked when the DAG "
      "is parsed and again after templates are rendered."),
     ("before the deadline", "The stats sensor's `timeout` passed before Snap's stats showed `min_event_count` "

@@ -278,7 +278,10 @@ class SnapCapiHook(BaseHook):
         try:
             settings = self.settings
             asset_id = self.asset_id()
-            with self.get_conn() as client:
+            # one quick attempt: the UI waits for this answer, and an unreachable host should say so at once
+            probe = {**self._client_args(), "retry": RetryPolicy(max_retries=0),
+                     "timeout": (min(self.timeout[0], 5.0), min(self.timeout[1], 10.0))}
+            with SnapCapiClient(**probe, pool_size=1) as client:
                 path, params = client.stats_path(asset_id)
                 response = client.get_json(path, params)
         except Exception as exc:  # the UI shows the message; our errors never carry the token
@@ -375,6 +378,12 @@ def read_settings(conn: Any, conn_id: str, *, api_version: str | None = None,
                   debug: bool | None = None) -> SnapCapiSettings:
     """A ``snap_capi`` connection as :class:`SnapCapiSettings`: the kind of credentials decided, every
     value type-checked; a :class:`SnapCapiError` names what is wrong (never a secret's value)."""
+    schema = str(getattr(conn, "schema", None) or "")
+    if not getattr(conn, "conn_type", None) and not conn.host and "//" in schema:
+        mask_secret(schema)  # the whole URI, token included, landed in the schema
+        raise SnapCapiError(f"Connection {conn_id!r} is a URI Airflow could not read: a URI scheme cannot hold "
+                            "'_', so write it snap-capi://:TOKEN@tr.snapchat.com/?pixel_id=... (with a hyphen), "
+                            "or use the JSON form.")
     raw = conn.extra_dejson if conn.extra else {}
     if raw == {} and conn.extra and str(conn.extra).strip() != "{}":  # Airflow logs text that is not JSON, gives {}
         try:

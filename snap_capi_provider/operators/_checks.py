@@ -39,6 +39,10 @@ def check_arguments(op: Any) -> None:
         if not is_finite_number(value) or value < 0:
             raise ValueError(f"{name} must be a number of at least 0, not {value!r}.")
     check_hook_params(op.hook_params)
+    mapping = op.field_mapping
+    if isinstance(mapping, str) and "{{" not in mapping:  # a template not rendered yet is fine
+        raise ValueError("field_mapping is text, not a dict of Snap field -> column. A Jinja template renders "
+                         "to text unless the DAG sets render_template_as_native_obj=True; or pass a dict.")
     for name in _FLAGS:
         value = getattr(op, name, False)
         if value is not None and not isinstance(value, bool):

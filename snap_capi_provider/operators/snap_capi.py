@@ -92,7 +92,9 @@ class SnapCapiRowsOperator(BaseOperator):
     :param rejected_rows_columns: Input columns copied into that file (choose non-PII ones, e.g. an
         order id). Templated.
     :param fail_on_empty: Fail the task when the source gave no rows (default: a warning in the log).
-    :param min_rows: Fail the task when the source gave fewer rows than this.
+    :param min_rows: Fail the task when the source gave fewer rows than this. Checked before anything is
+        sent when the count is known up front (in-memory rows, Parquet metadata, ``sql`` with
+        ``count_rows=True``), otherwise at the end of the run, after the rows were sent.
     :param min_match_ready_ratio: Fail the task (after sending) when the share of accepted events carrying a
         strong identifier (email, phone, mobile ad id, click id or ``_scid`` cookie) is below this.
 
@@ -107,8 +109,8 @@ class SnapCapiRowsOperator(BaseOperator):
     :param shard_index: With ``shard_count``, send only the rows whose ``shard_key`` hashes to this shard:
         map ``shard_index`` over ``range(shard_count)`` to fan one input out over workers.
     :param shard_count: Number of shards (default 1: every row).
-    :param shard_key: Column that assigns rows to shards (default: the mapped ``event_id`` or
-        ``order_id`` column).
+    :param shard_key: Column that assigns rows to shards (default: the mapped ``event_id``, ``order_id``,
+        ``client_dedup_id`` or ``transaction_id`` column, the first found).
     :param count_rows: Run ``SELECT COUNT(*)`` over ``sql`` first, for an ETA in the progress lines.
     :param progress_interval_s: Seconds between progress lines in the task log.
 
@@ -203,7 +205,9 @@ class SnapCapiRowsOperator(BaseOperator):
             raise ValueError(f"Unknown hook_params {unknown}; known: {list(HOOK_PARAMS)}.")
         check_one_source(data, sql if isinstance(sql, str) else None, path)
         check_arguments(self)
-        self._stop = threading.Event()
+        # Made by execute(), not here: an Event holds a lock, and operators must stay deep-copyable
+        # (``copy.deepcopy``, ``DAG.partial_subset``).
+        self._stop: threading.Event | None = None
         # ``data`` is deliberately not a template field (rendering would copy rows into the
         # rendered-fields table and walk every value through Jinja), so wire its XComArg by hand.
         from airflow.providers.common.compat.sdk import XComArg
@@ -261,12 +265,15 @@ class SnapCapiRowsOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         check_arguments(self)
         sent: list[Any] = []  # the run's report, once it has one
+        self._stop = threading.Event()
         try:
             self._read_and_run(context, sent)
         except BaseException:
             if sent:  # sent, then closing the source or moving the rejected-rows file into place failed
                 context["ti"].xcom_push(key="return_value", value=self._result(sent[0]))
             raise
+        finally:
+            self._stop = None
         return self._finish(context, sent[0])
 
     def _read_and_run(self, context: Context, sent: list[Any]) -> None:
@@ -277,6 +284,7 @@ class SnapCapiRowsOperator(BaseOperator):
                              stack=stack)
             self.log.info("Reading %s%s.", rows.description,
                           f" ({rows.total_rows:,} rows)" if rows.total_rows is not None else "")
+            self._check_known_total(rows.total_rows)
             sink = (stack.enter_context(rejected_rows_file(self.rejected_rows_path, self.sink_columns))
                     if self.rejected_rows_path else None)
             try:
@@ -303,7 +311,8 @@ class SnapCapiRowsOperator(BaseOperator):
     def on_kill(self) -> None:
         """Stop sending: batches in flight settle briefly, every row read but not sent is failed as
         ``not_sent_interrupted``, the rejected-rows file is written and the report pushed."""
-        self._stop.set()
+        if self._stop is not None:
+            self._stop.set()
 
     def _result(self, report: Any) -> dict[str, Any]:
         result = report.to_dict()
@@ -318,6 +327,17 @@ class SnapCapiRowsOperator(BaseOperator):
         advice = readiness_advice(result.get("match_readiness") or {})
         if advice:
             self.log.warning(advice)
+
+    def _check_known_total(self, total_rows: int | None) -> None:
+        """Fail before anything is sent when the row count, known up front (SQL ``COUNT``, Parquet
+        metadata, in-memory rows), is already below ``min_rows`` or zero under ``fail_on_empty``."""
+        if total_rows is None:
+            return
+        if self.fail_on_empty and total_rows == 0:
+            raise AirflowException("The source holds no rows (fail_on_empty=True); nothing was sent.")
+        if self.min_rows is not None and total_rows < self.min_rows:
+            raise AirflowException(f"The source holds {total_rows} rows, fewer than min_rows={self.min_rows}; "
+                                   "nothing was sent.")
 
     def _common_problem(self, rows: int, readiness: Mapping[str, Any] | None) -> str | None:
         if self.fail_on_empty and rows == 0:

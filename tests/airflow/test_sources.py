@@ -151,6 +151,19 @@ def test_an_empty_source_warns_and_fail_on_empty_fails(snap_conn, tmp_path, monk
     assert task_state(few, "send") == "failed"
 
 
+def test_min_rows_fails_before_sending_when_the_count_is_known(snap_conn, tmp_path, monkeypatch, capfd):
+    sqlite_warehouse(tmp_path, monkeypatch, make_rows(5))
+    counted = run_dag(one_task_dag("few_counted", sql="SELECT * FROM purchases", sql_conn_id="warehouse",
+                                   count_rows=True, min_rows=10))
+    assert task_state(counted, "send") == "failed" and snap_conn.requests == []
+    assert "holds 5 rows, fewer than min_rows=10; nothing was sent" in capfd.readouterr().out
+    in_memory = run_dag(one_task_dag("few_in_memory", data=make_rows(3), min_rows=4))
+    assert task_state(in_memory, "send") == "failed" and snap_conn.requests == []
+    enough = run_dag(one_task_dag("enough", sql="SELECT * FROM purchases", sql_conn_id="warehouse",
+                                  count_rows=True, min_rows=5))
+    assert task_state(enough, "send") == "success" and xcom(enough, "send")["accepted"] == 5
+
+
 def test_min_match_ready_ratio_fails_a_run_whose_events_cannot_match(snap_conn, tmp_path, monkeypatch):
     """Events with only IP + user agent meet Snap's minimum but match probabilistically: not strong."""
     rows = make_rows(20)
@@ -234,3 +247,26 @@ def test_validate_operator_reads_sql_too(snap_conn, tmp_path, monkeypatch):
     report = xcom(dag_run, "send")
     assert task_state(dag_run, "send") == "success"
     assert (report["rows"], report["valid"]) == (10, 10) and report["match_readiness"]["events"] == 10
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_a_templated_field_mapping_needs_native_rendering_and_says_so(snap_conn, tmp_path, monkeypatch, capfd,
+                                                                       native):
+    from airflow.sdk import dag
+
+    from snap_capi_provider.operators.snap_capi import SnapCapiSendEventsOperator
+
+    sqlite_warehouse(tmp_path, monkeypatch, make_rows(3))
+
+    @dag(dag_id=f"templated_mapping_{native}", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+         catchup=False, params={"mapping": MAPPING}, render_template_as_native_obj=native)
+    def pipeline():
+        SnapCapiSendEventsOperator(task_id="send", event_name="PURCHASE", field_mapping="{{ params.mapping }}",
+                                   sql="SELECT * FROM purchases", sql_conn_id="warehouse")
+
+    dag_run = run_dag(pipeline())
+    if native:
+        assert task_state(dag_run, "send") == "success" and xcom(dag_run, "send")["accepted"] == 3
+    else:
+        assert task_state(dag_run, "send") == "failed" and snap_conn.requests == []
+        assert "render_template_as_native_obj=True" in capfd.readouterr().out

@@ -50,6 +50,23 @@ def test_test_connection_reports_a_refused_token_without_echoing_it(snap_conn, m
     assert not ok and "401" in message and "tok-bad-55aa" not in message
 
 
+def test_test_connection_answers_at_once_when_nothing_listens(snap_conn, monkeypatch):
+    """The UI waits for test_connection: one attempt, no retry backoff (5 retries took 16 s)."""
+    import socket
+    import time
+
+    from snap_capi_provider.hooks.snap_capi import SnapCapiHook
+
+    with socket.socket() as probe:  # a loopback port that nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("AIRFLOW_CONN_SNAP_CAPI_DEFAULT", conn_json(f"http://127.0.0.1:{port}"))
+    started = time.monotonic()
+    ok, message = SnapCapiHook().test_connection()
+    assert not ok and message
+    assert time.monotonic() - started < 3.0
+
+
 @pytest.mark.parametrize("host", ["http://tr.snapchat.com", "http://10.0.0.5:8787"])
 def test_plain_http_is_refused_except_to_loopback(snap_conn, monkeypatch, host):
     from snap_capi_provider.hooks.snap_capi import SnapCapiHook
@@ -189,3 +206,18 @@ def test_the_hooks_own_arguments_are_checked_when_it_is_built(kwargs):
 
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         SnapCapiHook(**kwargs)
+
+
+def test_a_uri_with_an_underscore_scheme_is_named_not_taken_for_no_credentials(snap_conn, monkeypatch):
+    """``snap_capi://`` is no URI scheme to Python: Airflow reads it as an empty connection with the
+    whole text, token included, in ``schema``."""
+    from snap_capi_provider.core.client import SnapCapiError
+    from snap_capi_provider.hooks.snap_capi import SnapCapiHook
+
+    monkeypatch.setenv("AIRFLOW_CONN_SNAP_CAPI_DEFAULT", "snap_capi://:tok-uri-9f8e@tr.snapchat.com/?pixel_id=P")
+    with pytest.raises(SnapCapiError, match="snap-capi://") as caught:
+        _ = SnapCapiHook().settings
+    assert "tok-uri-9f8e" not in str(caught.value)
+    monkeypatch.setenv("AIRFLOW_CONN_SNAP_CAPI_DEFAULT", f"snap-capi://:{TOKEN}@{snap_conn.url.split('//')[1]}"
+                       f"/?pixel_id={PIXEL}")
+    assert SnapCapiHook().settings.pixel_id == PIXEL

@@ -125,3 +125,18 @@ def test_the_stats_sensor_refuses_a_count_that_is_no_whole_number(count):
 
     with pytest.raises(AirflowException, match="min_event_count|invalid literal"):
         SnapCapiTestEventStatsSensor(task_id="s", min_event_count=count)._condition()
+
+
+@pytest.mark.parametrize("operator", [SnapCapiSendEventsOperator, SnapCapiValidateOperator])
+def test_operators_are_deep_copyable(operator):
+    """``copy.deepcopy`` and ``DAG.partial_subset`` copy operators: nothing holding a lock may live on one."""
+    import copy
+
+    import pendulum
+    from airflow.sdk import DAG
+
+    with DAG("copyable", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")) as dag:
+        operator(task_id="t", data=ROWS, field_mapping={"em": "email"}, event_name="PURCHASE")
+    clone = copy.deepcopy(dag.get_task("t"))
+    assert clone.task_id == "t" and clone.field_mapping == {"em": "email"}
+    assert dag.partial_subset("t").task_ids == ["t"]
