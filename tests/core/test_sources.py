@@ -419,3 +419,15 @@ def test_dataframe_columns_of_several_levels_are_a_clear_error():
                                                                                       ("user", "ts")]))
     with pytest.raises(InputError, match="MultiIndex"):
         list(iter_chunks(frame))
+
+
+@pytest.mark.parametrize("array", [False, True], ids=["json-lines", "json-array"])
+def test_json_integers_beyond_64_bits_keep_every_digit(tmp_path, array):
+    big = 123456789012345678901234  # orjson reads it as a float: 1.2345678901234569e+23
+    rows = [{"order_id": big, "amount": 1.5}, {"order_id": -big, "amount": 2.5}, {"order_id": 7, "amount": 1e300}]
+    path = tmp_path / "rows.json"
+    path.write_text(json.dumps(rows) if array else "\n".join(json.dumps(row) for row in rows) + "\n")
+    (frame,) = iter_file_chunks(FileSource.local(str(path)))
+    assert frame["order_id"].tolist() == [big, -big, 7] and frame["amount"].tolist() == [1.5, 2.5, 1e300]
+    assert not frame.attrs.get(UNREADABLE)
+

@@ -2,7 +2,8 @@
 
 - CSV: every cell as text (a zip's or phone's leading zero survives), an empty cell is absent; bytes
   that are not UTF-8 become a row-level rejection, never a crash.
-- JSON lines: one object per line, values keep their JSON types (the same rows as a list of dicts);
+- JSON lines: one object per line, values keep their JSON types (the same rows as a list of dicts; integers
+  exact at any size);
   a line that is not a JSON object is rejected with ``unreadable_json_line``.
 - Parquet: one record batch at a time through ``pyarrow``, values as Python objects.
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import itertools
+import json
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -159,7 +161,9 @@ def _jsonl_chunks(stream: IO[bytes], chunk_rows: int) -> Iterator[pd.DataFrame]:
             continue
         try:
             record = orjson.loads(line)
-        except orjson.JSONDecodeError:
+            if isinstance(record, dict) and _holds_big_integer(record.values()):
+                record = _exact_loads(line)
+        except (orjson.JSONDecodeError, ValueError):
             record = None
         if not isinstance(record, dict):
             unreadable[len(records)] = "unreadable_json_line"
@@ -176,7 +180,10 @@ def _json_array_chunks(content: bytes, chunk_rows: int) -> Iterator[pd.DataFrame
     """The rows of a JSON array (held whole: a JSON document cannot be streamed row by row)."""
     try:
         items = orjson.loads(content)
-    except orjson.JSONDecodeError as exc:
+        if isinstance(items, list) and any(_holds_big_integer(item.values()) for item in items
+                                           if isinstance(item, dict)):
+            items = _exact_loads(content)
+    except (orjson.JSONDecodeError, ValueError) as exc:
         raise InputError(f"The file starts a JSON array but is not valid JSON ({exc}).") from None
     if not isinstance(items, list):
         raise InputError("The file starts a JSON array but is not one.")
@@ -185,6 +192,25 @@ def _json_array_chunks(content: bytes, chunk_rows: int) -> Iterator[pd.DataFrame
         unreadable = {i: "unreadable_json_line" for i, item in enumerate(part) if not isinstance(item, dict)}
         records = [item if isinstance(item, dict) else {} for item in part]
         yield _with_unreadable(frame_from_records(records), unreadable)
+
+
+def _holds_big_integer(values: Any) -> bool:
+    """Whether orjson read a number as a float that may be an integer too big for 64 bits: it reads
+    those as floats, so an order id of 20 or more digits would lose its last digits."""
+    for value in values:
+        if value.__class__ is float and not -9.3e18 < value < 1.8e19:
+            return True
+    return False
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _exact_loads(content: bytes) -> Any:
+    """The standard library's reading, which keeps every integer exact (orjson's rules otherwise:
+    ``NaN`` and ``Infinity`` are not JSON)."""
+    return json.loads(content, parse_constant=_refuse_constant)
 
 
 def _with_unreadable(frame: pd.DataFrame, unreadable: dict[int, str]) -> pd.DataFrame:
