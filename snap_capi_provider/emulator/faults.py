@@ -182,3 +182,52 @@ class FaultPlan:
                 kind = self._rng.choice(self._kinds)
                 return Fault(kind, delay_s=self._delay_s if kind == "delay" else 0.0)
         return None
+
+
+INVALID_TOKEN = {"status": "INVALID", "reason": "Invalid access token"}
+REQUEST_400_MESSAGE = "Invalid pixel id: the asset does not exist or is not a pixel."
+
+
+@dataclass(frozen=True)
+class FaultAnswer:
+    """The response a fault gives: a JSON ``payload`` or a raw ``body``."""
+
+    status: int
+    payload: Any = None
+    body: bytes | None = None
+    content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def fault_answer(fault: Fault, version: str, n_events: int) -> FaultAnswer:
+    """What Snap (or a proxy in front of it) answers under ``fault`` (every kind but ``drop`` and ``delay``)."""
+    kind = fault.kind
+    if kind == "429":
+        headers = () if fault.retry_after is None else (("Retry-After", str(fault.retry_after)),)
+        return FaultAnswer(429, {"status": "INVALID", "reason": "Too many requests"}, headers=headers)
+    if kind == "500":
+        return FaultAnswer(500, {"status": "INTERNAL_ERROR", "reason": "Internal server error"})
+    if kind == "502":
+        return FaultAnswer(502, body=b"<html><body><h1>502 Bad Gateway</h1></body></html>", content_type="text/html")
+    if kind == "503":
+        return FaultAnswer(503, body=b"Service Unavailable", content_type="text/plain")
+    if kind == "401":
+        return FaultAnswer(401, INVALID_TOKEN)
+    if kind == "invalid_200":
+        return FaultAnswer(200, {"status": "INVALID", "reason": "The request could not be processed."})
+    if kind == "garbage_200":
+        return FaultAnswer(200, body=b"<html><body>OK</body></html>", content_type="text/html")
+    if kind == "request_400":  # refused as a whole (e.g. an unknown pixel id): no event named
+        if version == "v2":
+            return FaultAnswer(400, {"status": "FAILED", "reason": REQUEST_400_MESSAGE})
+        return FaultAnswer(400, {"status": "INVALID", "reason": REQUEST_400_MESSAGE,
+                                 "errors": {"codes": ["INVALID_REQUEST"], "error_msgs": [REQUEST_400_MESSAGE]}})
+    if kind == "bad_event_400":
+        index = min(fault.event_index, max(n_events - 1, 0))
+        msg = f"Event at index {index} is invalid."
+        if version == "v2":
+            return FaultAnswer(400, {"status": "FAILED", "reason": msg,
+                                     "error_records": [{"reason": msg, "record_indexes": [index]}]})
+        return FaultAnswer(400, {"status": "INVALID", "reason": msg, "event": index,
+                                 "errors": {"codes": ["INVALID_EVENT"], "error_msgs": [msg]}})
+    raise ValueError(f"no answer for fault {kind!r}")

@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .faults import Fault
+from .faults import INVALID_TOKEN, Fault, fault_answer
 from .oauth import TOKEN_PATH
 
 if TYPE_CHECKING:
@@ -39,7 +39,6 @@ _V2_ROUTES = {
     "/v2/conversion/validate/stats": "stats",
 }
 _METHOD_FOR = {"send": "POST", "validate": "POST", "logs": "GET", "stats": "GET"}
-INVALID_TOKEN = {"status": "INVALID", "reason": "Invalid access token"}
 
 
 @dataclass
@@ -441,62 +440,16 @@ class RequestHandler(BaseHTTPRequestHandler):
         return bearer is not None and (bearer in tokens or (oauth is not None and oauth.accepts(bearer)))
 
     def _apply_fault(self, fault: Fault, version: str, body: bytes) -> None:
-        kind = fault.kind
         encoding = self.headers.get("Content-Encoding", "")
         self._gzip = "gzip" in encoding.lower()
         self._n_events = _quick_count(body, version, encoding)
-        if kind == "drop":
+        if fault.kind == "drop":
             self.close_connection = True
             self._status = 0
             return
-        if kind == "429":
-            headers = [] if fault.retry_after is None else [("Retry-After", str(fault.retry_after))]
-            self._send(429, {"status": "INVALID", "reason": "Too many requests"}, headers=headers)
-        elif kind == "500":
-            self._send(500, {"status": "INTERNAL_ERROR", "reason": "Internal server error"})
-        elif kind == "502":
-            self._send(
-                502, body=b"<html><body><h1>502 Bad Gateway</h1></body></html>", content_type="text/html"
-            )
-        elif kind == "503":
-            self._send(503, body=b"Service Unavailable", content_type="text/plain")
-        elif kind == "401":
-            self._send(401, INVALID_TOKEN)
-        elif kind == "invalid_200":
-            self._send(200, {"status": "INVALID", "reason": "The request could not be processed."})
-        elif kind == "garbage_200":
-            self._send(200, body=b"<html><body>OK</body></html>", content_type="text/html")
-        elif kind == "request_400":  # refused as a whole (e.g. an unknown pixel id): no event named
-            msg = REQUEST_400_MESSAGE
-            if version == "v2":
-                self._send(400, {"status": "FAILED", "reason": msg})
-            else:
-                self._send(400, {"status": "INVALID", "reason": msg,
-                                 "errors": {"codes": ["INVALID_REQUEST"], "error_msgs": [msg]}})
-        elif kind == "bad_event_400":
-            index = min(fault.event_index, max(self._n_events - 1, 0))
-            msg = f"Event at index {index} is invalid."
-            if version == "v2":
-                self._send(
-                    400,
-                    {
-                        "status": "FAILED",
-                        "reason": msg,
-                        "error_records": [{"reason": msg, "record_indexes": [index]}],
-                    },
-                )
-            else:
-                self._send(
-                    400,
-                    {
-                        "status": "INVALID",
-                        "reason": msg,
-                        "event": index,
-                        "errors": {"codes": ["INVALID_EVENT"], "error_msgs": [msg]},
-                    },
-                )
-
-REQUEST_400_MESSAGE = "Invalid pixel id: the asset does not exist or is not a pixel."
+        answer = fault_answer(fault, version, self._n_events)
+        self._send(answer.status, answer.payload, body=answer.body, content_type=answer.content_type,
+                   headers=answer.headers)
 
 
 def _quick_count(body: bytes, version: str, encoding: str) -> int:

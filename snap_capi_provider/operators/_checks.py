@@ -101,3 +101,30 @@ def problem_text(report: Any, rejected_rows_path: str | None, max_rejected_ratio
                 f"{max_rejected_ratio}); the {report.accepted} valid rows were sent. "
                 f"Reasons: {reasons_text(report.rejections.by_reason)}.")
     return None
+
+
+def known_total_problem(op: Any, total_rows: int | None) -> str | None:
+    """Why the task fails before anything is sent, when the row count, known up front (SQL ``COUNT``,
+    Parquet metadata, in-memory rows), is already below ``min_rows`` or zero under ``fail_on_empty``."""
+    if total_rows is None:
+        return None
+    if op.fail_on_empty and total_rows == 0:
+        return "The source holds no rows (fail_on_empty=True); nothing was sent."
+    if op.min_rows is not None and total_rows < op.min_rows:
+        return f"The source holds {total_rows} rows, fewer than min_rows={op.min_rows}; nothing was sent."
+    return None
+
+
+def common_problem(op: Any, rows: int, readiness: Mapping[str, Any] | None) -> str | None:
+    """Why a send or validate run fails its task for the checks both share, or None."""
+    if op.fail_on_empty and rows == 0:
+        return "The source gave no rows (fail_on_empty=True)."
+    if op.min_rows is not None and rows < op.min_rows:
+        return f"The source gave {rows} rows, fewer than min_rows={op.min_rows}."
+    if op.min_match_ready_ratio is not None and readiness and readiness.get("events"):
+        share = readiness["share_with_strong_identifier"]
+        if share < op.min_match_ready_ratio:
+            return (f"Only {share:.1%} of the events carry a strong identifier (email, phone, mobile ad id, "
+                    f"click id or cookie), below min_match_ready_ratio={op.min_match_ready_ratio}. "
+                    "See match_readiness in the report.")
+    return None

@@ -11,15 +11,18 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException, BaseOperator
 
+from snap_capi_provider.core.event_logs import MAX_MESSAGES
 from snap_capi_provider.core.events import DateOrder, EventOptions, InvalidFieldPolicy
 from snap_capi_provider.core.pipeline import DEFAULT_MAX_BATCH_BYTES, MAX_EVENTS_PER_REQUEST, DeliveryOptions
 from snap_capi_provider.core.prepare import Shard
 from snap_capi_provider.core.readiness import readiness_advice
 from snap_capi_provider.core.sources import DEFAULT_CHUNK_ROWS
-from snap_capi_provider.hooks.snap_capi import SnapCapiHook
+from snap_capi_provider.hooks.snap_capi import SnapCapiHook, merge_hook_params
 from snap_capi_provider.operators._checks import (
     check_arguments,
     check_logs_arguments,
+    common_problem,
+    known_total_problem,
     problem_text,
     reasons_text,
     summary_text,
@@ -284,7 +287,9 @@ class SnapCapiRowsOperator(BaseOperator):
                              stack=stack)
             self.log.info("Reading %s%s.", rows.description,
                           f" ({rows.total_rows:,} rows)" if rows.total_rows is not None else "")
-            self._check_known_total(rows.total_rows)
+            problem = known_total_problem(self, rows.total_rows)
+            if problem:
+                raise AirflowException(problem)
             sink = (stack.enter_context(rejected_rows_file(self.rejected_rows_path, self.sink_columns))
                     if self.rejected_rows_path else None)
             try:
@@ -327,30 +332,6 @@ class SnapCapiRowsOperator(BaseOperator):
         advice = readiness_advice(result.get("match_readiness") or {})
         if advice:
             self.log.warning(advice)
-
-    def _check_known_total(self, total_rows: int | None) -> None:
-        """Fail before anything is sent when the row count, known up front (SQL ``COUNT``, Parquet
-        metadata, in-memory rows), is already below ``min_rows`` or zero under ``fail_on_empty``."""
-        if total_rows is None:
-            return
-        if self.fail_on_empty and total_rows == 0:
-            raise AirflowException("The source holds no rows (fail_on_empty=True); nothing was sent.")
-        if self.min_rows is not None and total_rows < self.min_rows:
-            raise AirflowException(f"The source holds {total_rows} rows, fewer than min_rows={self.min_rows}; "
-                                   "nothing was sent.")
-
-    def _common_problem(self, rows: int, readiness: Mapping[str, Any] | None) -> str | None:
-        if self.fail_on_empty and rows == 0:
-            return "The source gave no rows (fail_on_empty=True)."
-        if self.min_rows is not None and rows < self.min_rows:
-            return f"The source gave {rows} rows, fewer than min_rows={self.min_rows}."
-        if self.min_match_ready_ratio is not None and readiness and readiness.get("events"):
-            share = readiness["share_with_strong_identifier"]
-            if share < self.min_match_ready_ratio:
-                return (f"Only {share:.1%} of the events carry a strong identifier (email, phone, mobile ad id, "
-                        f"click id or cookie), below min_match_ready_ratio="
-                        f"{self.min_match_ready_ratio}. See match_readiness in the report.")
-        return None
 
     summary_title = "Snap CAPI report"
     summary_keys: tuple[str, ...] = ()
@@ -414,8 +395,8 @@ class SnapCapiSendEventsOperator(SnapCapiRowsOperator):
             total_rows=total_rows, stop=self._stop)
 
     def _problem(self, report: Any, result: Mapping[str, Any]) -> str | None:
-        return problem_text(report, self.rejected_rows_path, self.max_rejected_ratio) or self._common_problem(
-            report.rows, result.get("match_readiness"))
+        return problem_text(report, self.rejected_rows_path, self.max_rejected_ratio) or common_problem(
+            self, report.rows, result.get("match_readiness"))
 
 
 class SnapCapiValidateOperator(SnapCapiRowsOperator):
@@ -468,13 +449,10 @@ class SnapCapiValidateOperator(SnapCapiRowsOperator):
             more = "" if report.invalid <= 20 else ", ..."
             return (f"{report.invalid} of {report.rows} rows are invalid (rows {rows}{more}). "
                     f"Reasons: {reasons_text(report.errors)}.")
-        return self._common_problem(report.rows, result.get("match_readiness"))
+        return common_problem(self, report.rows, result.get("match_readiness"))
 
 
 # ------------------------------------------------------------------------------------ test-event logs
-# Imported here, next to the one class that needs them (the module's top belongs to the rows operators).
-from snap_capi_provider.core.event_logs import MAX_MESSAGES  # noqa: E402
-from snap_capi_provider.hooks.snap_capi import merge_hook_params  # noqa: E402
 
 
 class SnapCapiTestEventLogsOperator(BaseOperator):

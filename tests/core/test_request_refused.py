@@ -18,7 +18,7 @@ from snap_capi_provider.core.rejected_rows import RejectedRowsWriter
 from snap_capi_provider.core.sources import iter_chunks
 from snap_capi_provider.core.validation import validate_batch, validate_rows
 from snap_capi_provider.emulator import Fault
-from snap_capi_provider.emulator.http import REQUEST_400_MESSAGE
+from snap_capi_provider.emulator.faults import REQUEST_400_MESSAGE
 from tests.conftest import PIXEL, TOKEN
 from tests.reliability_helpers import MAPPING, batch_items, emulator, pii_rows
 

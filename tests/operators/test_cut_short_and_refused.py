@@ -16,7 +16,7 @@ import pendulum
 import pytest
 
 from snap_capi_provider.emulator import Fault
-from snap_capi_provider.emulator.http import REQUEST_400_MESSAGE
+from snap_capi_provider.emulator.faults import REQUEST_400_MESSAGE
 from tests.airflow_helpers import run_dag, task_state, xcom
 from tests.conftest import PIXEL, conn_json
 from tests.reliability_helpers import MAPPING, emulator, pii_rows
