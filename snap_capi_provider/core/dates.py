@@ -300,7 +300,7 @@ def normalize_event_times(values, timezone: str | None = None) -> tuple[list[int
         key = value if kind is str else (kind, value)
         try:
             hit = cache.get(key)
-        except TypeError:
+        except Exception:  # unhashable, or a __hash__ that fails
             hit = key = None
         if hit is None:
             try:

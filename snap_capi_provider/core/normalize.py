@@ -346,7 +346,7 @@ def normalize_column(
             key = (kind, value, ctx)
         try:
             hit = cache.get(key)
-        except TypeError:  # unhashable (a list, an array): no caching
+        except Exception:  # unhashable (a list, an array; an object whose __hash__ fails): no caching
             hit = key = None
         if hit is None:
             hit = _apply(rule, value, ctx, with_context, max_length)

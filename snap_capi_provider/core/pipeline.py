@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import pickle
 import threading
 import time
 from collections import deque
@@ -191,7 +192,17 @@ class _Run:
     def _ready(self, entry: tuple[pd.DataFrame, list[int], Future[Prepared] | None],
                ) -> tuple[pd.DataFrame, list[int], Prepared | None]:
         frame, numbers, future = entry
-        return frame, numbers, (future.result() if future is not None else None)
+        if future is None:
+            return frame, numbers, None
+        try:
+            return frame, numbers, future.result()
+        except (TypeError, AttributeError, pickle.PicklingError) as exc:
+            if "pickle" not in str(exc).lower():
+                raise
+            # A cell a worker cannot receive (a lock, a generator, a lambda in a list of dicts): the piece
+            # is prepared here, where such a value is a row-level invalid_value_type like any object.
+            with gc_paused():
+                return frame, numbers, self._prepare_here(frame, numbers)
 
     def _select(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[int]]:
         """The chunk's rows of this run's shard, numbered by their position in the whole input."""

@@ -134,7 +134,7 @@ def _repeats(values: list[object], sample: int = 64) -> bool:
     head = values[:sample]
     try:
         return len(set(head)) * 4 < len(head)
-    except TypeError:  # lists (content ids)
+    except Exception:  # lists (content ids), objects whose __hash__ fails
         return False
 
 

@@ -46,6 +46,20 @@ def test_pathological_cells_are_rejected_with_a_reason(cells, reason):
     assert result.rejected == [(1, reason)]
 
 
+class FailingHash:
+    """An object whose hash raises something else than TypeError."""
+
+    def __hash__(self) -> int:
+        raise RuntimeError("no hash")
+
+
+@pytest.mark.parametrize("key", ["em", "ph", "event_time", "event_id", "content_ids", "value"])
+def test_an_object_whose_hash_fails_is_rejected_not_a_crash(key):
+    frame = pd.DataFrame([base(), base(**{key: FailingHash()})], dtype=object)
+    result = build_events(frame, resolve_mapping(list(frame.columns), None), EventOptions(event_name="PURCHASE"))
+    assert [row for row, _ in result.rejected] == [1]
+
+
 def test_a_sane_value_is_kept():
     frame = pd.DataFrame([base(value=999_999_999_999.5)], dtype=object)
     assert build_events(frame, resolve_mapping(list(frame.columns), None),
@@ -93,6 +107,22 @@ def test_non_string_dict_keys_keep_their_values(emu):
     report = send(emu, iter_chunks(rows, 10), mapping={"event_id": "event_id", "event_time": "event_time",
                                                        "em": "em", "order_id": "7"})
     assert report.accepted == 3
+
+
+def test_cells_a_worker_process_cannot_receive_are_prepared_in_the_task_instead(emu, monkeypatch):
+    import threading
+
+    from snap_capi_provider.core import pipeline
+
+    monkeypatch.setattr(pipeline, "WORKER_CHUNK_ROWS", 10)
+    rows = [{"event_id": f"e-{i}", "event_time": NOW, "em": f"p{i}@example.com"} for i in range(40)]
+    rows[13]["em"], rows[27]["event_id"] = threading.Lock(), (n for n in range(2))  # neither pickles
+    with SnapCapiClient(TOKEN, emu.url, retry=RetryPolicy(max_retries=0)) as client:
+        report = send_rows(client, iter_chunks(rows, 20), assets=Assets(pixel_id=PIXEL), field_mapping=None,
+                           event_options=EventOptions(event_name="SIGN_UP"),
+                           delivery=DeliveryOptions(batch_size=10, prepare_processes=2))
+    assert (report.rows, report.accepted, report.rejected) == (40, 38, 2)
+    assert report.rejections.by_reason == {"invalid_value_type": 2}
 
 
 # ------------------------------------------------------------------------------ rejected-rows file

@@ -47,13 +47,23 @@ class Unprintable:
         return "Unprintable()"
 
 
+class FailingHash:
+    """An object whose hash raises something else than TypeError."""
+
+    def __hash__(self) -> int:
+        raise RuntimeError("no hash")
+
+    def __repr__(self) -> str:
+        return "FailingHash()"
+
+
 class EmailText(str):
     """A str subclass."""
 
 
 #: Objects of other libraries and odd builtins, made fresh for each example.
 odd_objects = st.sampled_from([
-    Unprintable, lambda: decimal.Decimal("NaN"), lambda: decimal.Decimal("1e400"), lambda: np.int64(5),
+    Unprintable, FailingHash, lambda: decimal.Decimal("NaN"), lambda: decimal.Decimal("1e400"), lambda: np.int64(5),
     lambda: np.float32("nan"), lambda: pd.NaT, lambda: pd.NA, lambda: pd.Timestamp("2026-01-01"),
     lambda: np.datetime64("NaT"), lambda: np.bool_(True), lambda: np.array([1, 2]), lambda: {1, 2},
     lambda: (1, "a"), lambda: complex(1, 2), lambda: bytearray(b"\xff"), lambda: memoryview(b"ab"),
