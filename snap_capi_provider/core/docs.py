@@ -94,7 +94,9 @@ def _example(example: tuple) -> str:
 def _rules() -> list[str]:
     lines = ["## Normalization rules", "",
              "Values are read as trimmed NFC text first: empty, None, NaN and NA mean absent; a lone surrogate, "
-             "a control character, an over-long text, a container or an object is rejected, never `str()`-ed. "
+             "a control character, an over-long text, a container or an object is rejected, never `str()`-ed "
+             "(in names, cities, states, zips, countries and phones, whose rules drop spaces, a tab or line "
+             "break inside a value reads as a space). "
              "A value of 64 hex characters is taken as already hashed (lower-cased, never hashed twice). "
              "A context in brackets is the row's country.", "",
              "| field | rule | accepted | rejected |", "|---|---|---|---|"]

@@ -458,6 +458,10 @@ def _apply(rule: Rule, value: object, ctx: Hashable, with_context: bool,
     except Absent as exc:
         return None, None, exc.note
     except InvalidValue as exc:
+        if exc.reason == "invalid_control_character" and rule in _SPACE_BLIND and type(value) is str:
+            spaced = value.translate(_LINE_BREAKS_TO_SPACES)
+            if spaced != value:
+                return _apply(rule, spaced, ctx, with_context, max_length)
         return None, exc.reason, None
     except (ValueError, TypeError, ArithmeticError, LookupError, RecursionError, AttributeError):
         # A library surprised by odd input (a parser, phonenumbers, pycountry): a row-level reason,
@@ -466,3 +470,8 @@ def _apply(rule: Rule, value: object, ctx: Hashable, with_context: bool,
 
 
 _MEMOS.update({phone: {}, date_of_birth: {}, date_of_birth_day_first: {}})
+
+_SPACE_BLIND = frozenset({name, city, state, zip_code, country, phone})
+"""Rules whose result drops spaces: for them a tab or line break inside a value (a multi-line CSV cell,
+``Mary\\tAnn``) is a space, not a control character that rejects the row."""
+_LINE_BREAKS_TO_SPACES = dict.fromkeys(map(ord, "\t\n\v\f\r\x1c\x1d\x1e\x1f\x85"), " ")

@@ -87,6 +87,22 @@ def test_unencodable_control_and_overlong_text_is_a_row_reason_in_every_field(ru
         assert errors[0] in {"invalid_text_encoding", "invalid_control_character", "value_too_long"}
 
 
+@pytest.mark.parametrize(("rule", "cell", "context", "expected"), [
+    (n.name, "Mary\tAnn", None, "maryann"), (n.name, "Ann-\r\nMarie", None, "annmarie"),
+    (n.city, "New\nYork", None, "newyork"), (n.state, "New\tYork", "us", "ny"),
+    (n.zip_code, "94025\n1234", "us", "94025"), (n.zip_code, "SW1A\n1AA", "gb", "sw1a1aa"),
+    (n.country, "United\nStates", None, "us"), (n.phone, "+1 650\n555 1212", "us", "16505551212"),
+])
+def test_a_line_break_inside_a_value_is_a_space_where_the_rule_drops_spaces(rule, cell, context, expected):
+    assert n.normalize_column([cell], rule, None if context is None else [context]) == ([expected], [None])
+
+
+@pytest.mark.parametrize(("rule", "cell"), [(n.email, "a\n@example.com"), (n.external_id, "id\n7"),
+                                            (n.name, "a\x00b"), (n.city, "a\x1bb")])
+def test_a_line_break_stays_a_control_character_where_spaces_count_and_nul_everywhere(rule, cell):
+    assert n.normalize_column([cell], rule) == ([None], ["invalid_control_character"])
+
+
 def test_bytes_that_are_not_utf8_are_rejected():
     assert n.normalize_column([b"\xff"], n.name) == ([None], ["not_utf8"])
 
