@@ -201,6 +201,10 @@ TASK_ERRORS: tuple[tuple[str, str], ...] = (
     ("is a folder: name a file in it", "`rejected_rows_path` names a folder: give a file in it (`.csv` or "
      "`.jsonl`). Checked before anything is sent."),
     ("No file matches path", "The path or glob matched no file: check the data interval in the path and the bucket."),
+    ("first data row has more fields than its header", "The CSV's first row after the header has more values "
+     "than the header has names, so pandas would drop the extra ones: name every column in the header (or "
+     "quote values holding the separator). A later line with fields too many is rejected as "
+     "`malformed_csv_line` instead."),
     ("Unknown hook_params", "Only `api_version`, `max_retries`, `retry_backoff_s`, `retry_backoff_max_s`, "
      "`timeout`, `concurrency`, `compress`, `debug` go into `hook_params`."),
     ("field_mapping is text, not a dict", "`field_mapping` came from a Jinja template, which renders to text: set "

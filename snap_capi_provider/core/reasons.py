@@ -77,6 +77,11 @@ REASONS: dict[str, str] = {
     "missing_pixel_id": "A web or offline event without a pixel id.",
     "missing_snap_app_id": "An app event without a Snap app id.",
     "missing_app_id": "A v2 app event without the store app id.",
+    # files
+    "unreadable_json_line": "A line of the JSON-lines file is not a JSON object (broken or cut JSON, or a "
+                            "value that is no row): fix the export.",
+    "malformed_csv_line": "The CSV line has more fields than the header (a value holding an unquoted "
+                          "separator?): quote such values or fix the export.",
     # delivery
     "event_too_large": "The event alone exceeds Snap's request size limit.",
     "snap_rejected": "Snap refused the event; the text after the colon is Snap's own message.",

@@ -174,6 +174,38 @@ def test_a_broken_json_line_is_a_row_level_rejection(tmp_path):
     assert [example["row"] for example in report["rejections"]["examples"]] == [1, 2]
 
 
+@pytest.mark.parametrize("chunk_rows", [2, 3, 50])
+def test_a_csv_line_with_more_fields_than_the_header_is_a_row_level_rejection(tmp_path, chunk_rows):
+    lines = [f"p{i}@example.com,Ann,1790000000" for i in range(12)]
+    lines[4] = 'p4@example.com,"Smith, John",1790000000'  # quoted: one field, fine
+    lines[5] = "p5@example.com,Smith, John,1790000000"  # an unquoted comma: a field too many
+    lines[11] += ",extra"
+    path = tmp_path / "rows.csv"
+    path.write_text("email,fn,timestamp\n" + "\n".join(lines) + "\n")
+    frames = list(iter_file_chunks(FileSource.local(str(path)), chunk_rows=chunk_rows))
+    emails = [email for frame in frames for email in frame["email"].tolist()]
+    assert emails == [None if i in (5, 11) else f"p{i}@example.com" for i in range(12)]
+    _, report = sent(frames, mapping=None, event_options=SIGN_UP)
+    assert (report["rows"], report["accepted"], report["rejected"]) == (12, 10, 2)
+    assert report["rejections"]["by_reason"] == {"malformed_csv_line": 2}
+    malformed = [e["row"] for e in report["rejections"]["examples"] if e["reason"] == "malformed_csv_line"]
+    assert malformed == [5, 11]
+
+
+def test_a_csv_whose_first_row_has_more_fields_than_the_header_is_refused(tmp_path):
+    path = tmp_path / "rows.csv"
+    path.write_text("email,timestamp\na@example.com,Smith, John,1790000000\nb@example.com,1790000000\n")
+    with pytest.raises(InputError, match="first data row has more fields than its header"):
+        list(iter_file_chunks(FileSource.local(str(path))))
+
+
+def test_a_trailing_separator_on_every_csv_row_is_no_extra_field(tmp_path):
+    path = tmp_path / "rows.csv"
+    path.write_text("email,timestamp\na@example.com,1790000000,\nb@example.com,1790000000,\n")
+    (frame,) = iter_file_chunks(FileSource.local(str(path)))
+    assert frame["email"].tolist() == ["a@example.com", "b@example.com"] and not frame.attrs.get(UNREADABLE)
+
+
 def test_json_lines_and_csv_that_start_with_a_bom_read_their_first_row(tmp_path):
     jsonl, csv_file = tmp_path / "rows.jsonl", tmp_path / "rows.csv"
     jsonl.write_bytes(b'\xef\xbb\xbf{"email": "a@example.com", "timestamp": 1790000000}\n')

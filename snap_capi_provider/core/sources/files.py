@@ -1,7 +1,8 @@
 """Rows of CSV, JSON-lines and Parquet files, read chunk by chunk from any file-like storage.
 
 - CSV: every cell as text (a zip's or phone's leading zero survives), an empty cell is absent; bytes
-  that are not UTF-8 become a row-level rejection, never a crash.
+  that are not UTF-8 become a row-level rejection, never a crash, and so does a line with more fields
+  than the header (``malformed_csv_line``).
 - JSON lines: one object per line, values keep their JSON types (the same rows as a list of dicts; integers
   exact at any size);
   a line that is not a JSON object is rejected with ``unreadable_json_line``.
@@ -15,6 +16,8 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
+import re
+import warnings
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -116,23 +119,81 @@ def _file_chunks(source: FileSource, chunk_rows: int) -> Iterator[pd.DataFrame]:
 def _csv_chunks(stream: IO[bytes], chunk_rows: int, separator: str) -> Iterator[pd.DataFrame]:
     try:
         # index_col=False: a trailing separator on every row is not read as a first column of row labels
-        # (which shifted every value one column left).
+        # (which shifted every value one column left). A later line with more fields than the header is
+        # skipped by pandas with a warning naming it: it comes back as a rejected row.
         reader = pd.read_csv(stream, sep=separator, dtype=object, keep_default_na=False, na_values=[""],
                              chunksize=chunk_rows, encoding="utf-8", encoding_errors="surrogateescape",
-                             index_col=False)
+                             index_col=False, on_bad_lines="warn")
     except pd.errors.EmptyDataError:
         return
     except UnicodeError:
         raise InputError(_NOT_UTF8) from None
+    rows_before = 0  # data rows of the earlier chunks, malformed lines included
+    columns: list[str] = []
     with reader:
         try:
-            for frame in reader:
-                _check_header(list(frame.columns))
+            while True:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", pd.errors.ParserWarning)
+                    frame = next(reader, None)
+                malformed = _malformed_lines(caught)
+                if frame is None:
+                    if malformed:  # past the last good line
+                        yield _with_malformed(_empty_like(columns), malformed, rows_before)
+                    return
+                columns = list(frame.columns)
+                _check_header(columns)
                 frame = frame.where(frame.notna(), None)
                 frame.index = range(len(frame))
+                frame = _with_malformed(frame, malformed, rows_before)
+                rows_before += len(frame)
                 yield frame
         except UnicodeError:  # pandas reading the header's names (a cell's odd bytes are that row's rejection)
             raise InputError(_NOT_UTF8) from None
+
+
+_SKIPPED_LINE = re.compile(r"Skipping line (\d+): expected \d+ fields, saw \d+")
+
+
+def _malformed_lines(caught: list[warnings.WarningMessage]) -> list[int]:
+    """The line numbers pandas skipped; any other warning of the parser is a file it cannot read right."""
+    lines = []
+    for warning in caught:
+        text = str(warning.message)
+        if not issubclass(warning.category, pd.errors.ParserWarning):
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+            continue
+        found = _SKIPPED_LINE.findall(text)
+        if not found:  # "Length of header or names does not match": the first row's extra values dropped
+            raise InputError("The CSV's first data row has more fields than its header: its extra values would "
+                             "be dropped. Name every column in the header or fix the export.")
+        lines.extend(int(line) for line in found)
+    return lines
+
+
+def _with_malformed(frame: pd.DataFrame, lines: list[int], rows_before: int) -> pd.DataFrame:
+    """``frame`` with an empty row rejected as ``malformed_csv_line`` for each skipped line, where the line
+    was (its line number less the header's, exact unless blank lines or multi-line cells came before)."""
+    if not lines:
+        return frame
+    good = len(frame)
+    total = good + len(lines)
+    positions = sorted(min(max(line - 2 - rows_before, 0), total - 1) for line in lines)
+    positions = [min(max(position, index), total - len(lines) + index)  # distinct and in range
+                 for index, position in enumerate(positions)]
+    order = iter(range(good))
+    bad = set(positions)
+    take = [-1 if position in bad else next(order) for position in range(total)]
+    empty = pd.DataFrame([[None] * len(frame.columns)], columns=frame.columns, dtype=object)
+    rows = pd.concat([frame, empty], ignore_index=True).iloc[[good if t < 0 else t for t in take]]
+    rows.index = range(total)
+    rows.attrs = {**frame.attrs, UNREADABLE: {**frame.attrs.get(UNREADABLE, {}),
+                                               **dict.fromkeys(positions, "malformed_csv_line")}}
+    return rows
+
+
+def _empty_like(columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({column: pd.Series([], dtype=object) for column in columns})
 
 
 _NOT_UTF8 = "The CSV header is not UTF-8 text (a Latin-1 or UTF-16 export?): save the file as UTF-8."
