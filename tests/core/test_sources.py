@@ -192,6 +192,17 @@ def test_a_csv_line_with_more_fields_than_the_header_is_a_row_level_rejection(tm
     assert malformed == [5, 11]
 
 
+@pytest.mark.parametrize("chunk_rows", [1, 2, 50])
+def test_malformed_csv_lines_after_blank_lines_are_counted_once_each(tmp_path, chunk_rows):
+    path = tmp_path / "rows.csv"  # blank lines count in pandas' line numbers, not as rows
+    path.write_text("email,timestamp\na@example.com,1790000000\n\n\n\nx,y,z\n\n\nx,y,z\nb@example.com,1790000000\n")
+    frames = list(iter_file_chunks(FileSource.local(str(path)), chunk_rows=chunk_rows))
+    assert sum(map(len, frames)) == 4
+    _, report = sent(frames, mapping=None, event_options=SIGN_UP)
+    assert (report["rows"], report["accepted"], report["rejections"]["by_reason"]) == (
+        4, 2, {"malformed_csv_line": 2})
+
+
 def test_a_csv_whose_first_row_has_more_fields_than_the_header_is_refused(tmp_path):
     path = tmp_path / "rows.csv"
     path.write_text("email,timestamp\na@example.com,Smith, John,1790000000\nb@example.com,1790000000\n")

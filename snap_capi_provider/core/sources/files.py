@@ -178,9 +178,11 @@ def _with_malformed(frame: pd.DataFrame, lines: list[int], rows_before: int) -> 
         return frame
     good = len(frame)
     total = good + len(lines)
-    positions = sorted(min(max(line - 2 - rows_before, 0), total - 1) for line in lines)
-    positions = [min(max(position, index), total - len(lines) + index)  # distinct and in range
-                 for index, position in enumerate(positions)]
+    positions: list[int] = []
+    for line in sorted(lines):  # distinct, in order, and within the chunk
+        positions.append(max(line - 2 - rows_before, positions[-1] + 1 if positions else 0))
+    for index in reversed(range(len(positions))):
+        positions[index] = min(positions[index], positions[index + 1] - 1 if index + 1 < len(positions) else total - 1)
     order = iter(range(good))
     bad = set(positions)
     take = [-1 if position in bad else next(order) for position in range(total)]
