@@ -201,6 +201,10 @@ TASK_ERRORS: tuple[tuple[str, str], ...] = (
     ("is a folder: name a file in it", "`rejected_rows_path` names a folder: give a file in it (`.csv` or "
      "`.jsonl`). Checked before anything is sent."),
     ("No file matches path", "The path or glob matched no file: check the data interval in the path and the bucket."),
+    ("A worker process preparing events died", "With `prepare_processes` > 1 a worker process was killed, "
+     "most often by the kernel for lack of memory: the rows read but not sent are failed "
+     "(`not_sent_interrupted`). Lower `prepare_processes` or `chunk_rows`, or give the task more memory; "
+     "a re-run sends the same event ids, which Snap deduplicates."),
     ("first data row has more fields than its header", "The CSV's first row after the header has more values "
      "than the header has names, so pandas would drop the extra ones: name every column in the header (or "
      "quote values holding the separator). A later line with fields too many is rejected as "

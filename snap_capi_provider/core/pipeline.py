@@ -41,7 +41,7 @@ from snap_capi_provider.core.prepare import (
     Shard,
     gc_paused,
     prepare_chunk,
-    prepare_packed,
+    prepared_result,
     process_pool,
 )
 from snap_capi_provider.core.report import SendReport
@@ -170,7 +170,7 @@ class _Run:
         prepared here or, with ``prepare_processes`` > 1, in worker processes, in input order."""
         processes = self.delivery.prepare_processes
         with process_pool(processes) as workers:
-            pending: deque[tuple[pd.DataFrame, list[int], Future[Prepared] | None]] = deque()
+            pending: deque[tuple[pd.DataFrame, list[int], Future[str] | None]] = deque()
             for frame in _gc_paused_iter(chunks if workers is None else _pieces(chunks, WORKER_CHUNK_ROWS)):
                 frame, numbers = self._select(frame)
                 if self.stop.is_set() or self.aborted:
@@ -189,13 +189,13 @@ class _Run:
             while pending:
                 yield self._ready(pending.popleft())
 
-    def _ready(self, entry: tuple[pd.DataFrame, list[int], Future[Prepared] | None],
+    def _ready(self, entry: tuple[pd.DataFrame, list[int], Future[str] | None],
                ) -> tuple[pd.DataFrame, list[int], Prepared | None]:
         frame, numbers, future = entry
         if future is None:
             return frame, numbers, None
         try:
-            return frame, numbers, future.result()
+            return frame, numbers, prepared_result(future)
         except (TypeError, AttributeError, pickle.PicklingError) as exc:
             if "pickle" not in str(exc).lower():
                 raise
@@ -232,8 +232,7 @@ class _Run:
         assert self.mapping is not None
         packed = PackedFrame.of(self._with_mapped_columns(frame),
                                 [*self.mapping.values(), *self.options.event_id_columns])
-        return (prepare_packed, packed, self.mapping, self.options, numbers, self.client.api_version,
-                self.assets)
+        return packed, self.mapping, self.options, numbers, self.client.api_version, self.assets
 
     def _prepare_here(self, frame: pd.DataFrame, numbers: list[int]) -> Prepared:
         return prepare_chunk(self._with_mapped_columns(frame), self.mapping, self.options, numbers,

@@ -9,11 +9,16 @@ from __future__ import annotations
 import gc
 import hashlib
 import multiprocessing
+import os
+import pickle
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -233,29 +238,97 @@ def _take(chunk: EventChunk, positions: list[int]) -> EventChunk:
     )
 
 
+class WorkerPool:
+    """Worker processes that prepare pieces (:func:`prepare_in_worker`); :func:`process_pool` makes one."""
+
+    def __init__(self, executor: ProcessPoolExecutor, folder: str) -> None:
+        self.executor, self.folder = executor, folder
+
+    def submit(self, packed: PackedFrame, mapping: Mapping[str, str], options: EventOptions,
+               numbers: Sequence[int], api_version: str, assets: Assets) -> Future[str]:
+        """The piece's preparation; its future's answer is read with :func:`prepared_result`."""
+        try:
+            return self.executor.submit(prepare_in_worker, self.folder, packed, mapping, options, numbers,
+                                        api_version, assets)
+        except BrokenProcessPool as exc:
+            raise BrokenProcessPool(f"{WORKER_DIED} ({exc})") from None
+
+
+WORKER_DIED = ("A worker process preparing events died (killed for lack of memory?): lower prepare_processes or "
+               "chunk_rows, or give the task more memory; re-running is safe")
+
+
+def prepared_result(future: Future[str]) -> Prepared:
+    """The prepared piece of a :meth:`WorkerPool.submit` future."""
+    try:
+        path = future.result()
+    except BrokenProcessPool as exc:
+        raise BrokenProcessPool(f"{WORKER_DIED} ({exc})") from None
+    return load_prepared(path)
+
+
+def prepare_in_worker(folder: str, packed: PackedFrame, mapping: Mapping[str, str], options: EventOptions,
+                      numbers: Sequence[int], api_version: str, assets: Assets) -> str:
+    """:func:`prepare_packed`, its result left in a file of ``folder`` whose path is the answer.
+
+    The answer through the pool's pipe stays a few bytes, written in one go. A prepared piece (megabytes)
+    would go through in many writes, and a worker killed halfway (by the OOM killer, say) left half a
+    message there, on which ``ProcessPoolExecutor`` then waited forever: the task hung instead of failing.
+    """
+    prepared = prepare_packed(packed, mapping, options, numbers, api_version, assets)
+    descriptor, path = tempfile.mkstemp(dir=folder, suffix=".pickle")
+    with os.fdopen(descriptor, "wb") as out:
+        pickle.dump(prepared, out, protocol=pickle.HIGHEST_PROTOCOL)
+    return path
+
+
+def load_prepared(path: str) -> Prepared:
+    """The result :func:`prepare_in_worker` left at ``path``, the file removed."""
+    try:
+        with open(path, "rb") as file:
+            return pickle.loads(file.read())
+    finally:
+        os.unlink(path)
+
+
 @contextmanager
-def process_pool(processes: int) -> Iterator[ProcessPoolExecutor | None]:
+def process_pool(processes: int) -> Iterator[WorkerPool | None]:
     """Worker processes for :func:`prepare_chunk` (``None`` for 1: prepare in this process).
 
     Where the task process has no other thread yet (on Linux), the workers are forked from it at once:
     they start in milliseconds with everything imported, and ``gc.freeze`` keeps the pages they share
     with it untouched. Otherwise they are never forked from it (a fork would copy other threads' locks
     in whatever state they are): they fork from a fork server, a clean process that imports this module
-    first (about 1.5 s), or are spawned where there is none (Windows, macOS).
+    first (about 1.5 s), or are spawned where there is none (Windows, macOS). Their results wait in a
+    private temporary folder (owner-only), removed with the pool.
     """
     if processes <= 1:
         yield None
         return
-    if _only_thread():
-        pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"),
-                                   initializer=_forked_worker_started)
-        pool.submit(int).result()  # forks every worker now, while no other thread runs
-    else:
-        pool = ProcessPoolExecutor(processes, mp_context=_worker_context())
+    folder = tempfile.mkdtemp(prefix="snap-capi-workers-", dir=_memory_folder())
     try:
-        yield pool
+        if _only_thread():
+            executor = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"),
+                                           initializer=_forked_worker_started)
+            executor.submit(int).result()  # forks every worker now, while no other thread runs
+        else:
+            executor = ProcessPoolExecutor(processes, mp_context=_worker_context())
+        try:
+            yield WorkerPool(executor, folder)
+        finally:
+            executor.shutdown(wait=True, cancel_futures=True)
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _memory_folder(room: int = 1 << 30) -> str | None:
+    """``/dev/shm`` where it is a memory file system with ``room`` free (a container's is often 64 MB),
+    else None: the default temporary folder."""
+    try:
+        stats = os.statvfs("/dev/shm")
+    except OSError:
+        return None
+    return "/dev/shm" if stats.f_bavail * stats.f_frsize >= room and os.access("/dev/shm", os.W_OK) else None
 
 
 def _forked_worker_started() -> None:

@@ -125,6 +125,48 @@ def test_cells_a_worker_process_cannot_receive_are_prepared_in_the_task_instead(
     assert report.rejections.by_reason == {"invalid_value_type": 2}
 
 
+def test_a_worker_process_killed_mid_run_fails_the_run_instead_of_hanging_it(emu):
+    """A worker killed while it answered (the OOM killer's timing) left half a message in the pool's
+    pipe, on which ProcessPoolExecutor waited forever; answers now come back through files."""
+    import threading
+    from concurrent.futures.process import BrokenProcessPool
+
+    import psutil
+
+    rows = [{"event_id": f"e-{i}", "event_time": NOW, "em": f"p{i}@example.com"} for i in range(400_000)]
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        with SnapCapiClient(TOKEN, emu.url, retry=RetryPolicy(max_retries=0)) as client:
+            try:
+                send_rows(client, iter_chunks(rows, 5000), assets=Assets(pixel_id=PIXEL), field_mapping=None,
+                          event_options=EventOptions(event_name="SIGN_UP"),
+                          delivery=DeliveryOptions(prepare_processes=2, progress_interval_s=0))
+            except BrokenProcessPool as exc:
+                outcome["error"] = exc
+
+    def worker_processes() -> list[psutil.Process]:
+        me = os.getpid()  # the pool's workers, forked from here or from a fork server (a child of this process)
+        return [p for p in psutil.Process(me).children(recursive=True)
+                if p.ppid() != me or "multiprocessing" not in " ".join(p.cmdline())]
+
+    sender = threading.Thread(target=run, daemon=True)
+    sender.start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and sender.is_alive():
+        workers = [p for p in worker_processes() if p.cpu_times().user > 0.3]  # busy preparing pieces
+        if workers:
+            workers[0].kill()
+            break
+        time.sleep(0.05)
+    sender.join(timeout=60)
+    assert not sender.is_alive(), "the run hung after a worker process died"
+    error = outcome["error"]
+    assert "A worker process preparing events died" in str(error)
+    report = error.snap_capi_report
+    assert report.rows == report.accepted + report.rejected + report.failed and report.failed > 0
+
+
 # ------------------------------------------------------------------------------ rejected-rows file
 
 
