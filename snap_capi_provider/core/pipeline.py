@@ -170,7 +170,7 @@ class _Run:
         prepared here or, with ``prepare_processes`` > 1, in worker processes, in input order."""
         processes = self.delivery.prepare_processes
         with process_pool(processes) as workers:
-            pending: deque[tuple[pd.DataFrame, list[int], Future[str] | None]] = deque()
+            pending: deque[tuple[pd.DataFrame, list[int], Future[str | Prepared] | None]] = deque()
             for frame in _gc_paused_iter(chunks if workers is None else _pieces(chunks, WORKER_CHUNK_ROWS)):
                 frame, numbers = self._select(frame)
                 if self.stop.is_set() or self.aborted:
@@ -189,7 +189,7 @@ class _Run:
             while pending:
                 yield self._ready(pending.popleft())
 
-    def _ready(self, entry: tuple[pd.DataFrame, list[int], Future[str] | None],
+    def _ready(self, entry: tuple[pd.DataFrame, list[int], Future[str | Prepared] | None],
                ) -> tuple[pd.DataFrame, list[int], Prepared | None]:
         frame, numbers, future = entry
         if future is None:

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -245,7 +245,7 @@ class WorkerPool:
         self.executor, self.folder = executor, folder
 
     def submit(self, packed: PackedFrame, mapping: Mapping[str, str], options: EventOptions,
-               numbers: Sequence[int], api_version: str, assets: Assets) -> Future[str]:
+               numbers: Sequence[int], api_version: str, assets: Assets) -> Future[str | Prepared]:
         """The piece's preparation; its future's answer is read with :func:`prepared_result`."""
         try:
             return self.executor.submit(prepare_in_worker, self.folder, packed, mapping, options, numbers,
@@ -258,17 +258,17 @@ WORKER_DIED = ("A worker process preparing events died (killed for lack of memor
                "chunk_rows, or give the task more memory; re-running is safe")
 
 
-def prepared_result(future: Future[str]) -> Prepared:
+def prepared_result(future: Future[str | Prepared]) -> Prepared:
     """The prepared piece of a :meth:`WorkerPool.submit` future."""
     try:
-        path = future.result()
+        answer = future.result()
     except BrokenProcessPool as exc:
         raise BrokenProcessPool(f"{WORKER_DIED} ({exc})") from None
-    return load_prepared(path)
+    return answer if isinstance(answer, Prepared) else load_prepared(answer)
 
 
 def prepare_in_worker(folder: str, packed: PackedFrame, mapping: Mapping[str, str], options: EventOptions,
-                      numbers: Sequence[int], api_version: str, assets: Assets) -> str:
+                      numbers: Sequence[int], api_version: str, assets: Assets) -> str | Prepared:
     """:func:`prepare_packed`, its result left in a file of ``folder`` whose path is the answer.
 
     The answer through the pool's pipe stays a few bytes, written in one go. A prepared piece (megabytes)
@@ -276,9 +276,16 @@ def prepare_in_worker(folder: str, packed: PackedFrame, mapping: Mapping[str, st
     message there, on which ``ProcessPoolExecutor`` then waited forever: the task hung instead of failing.
     """
     prepared = prepare_packed(packed, mapping, options, numbers, api_version, assets)
-    descriptor, path = tempfile.mkstemp(dir=folder, suffix=".pickle")
-    with os.fdopen(descriptor, "wb") as out:
-        pickle.dump(prepared, out, protocol=pickle.HIGHEST_PROTOCOL)
+    path = None
+    try:
+        descriptor, path = tempfile.mkstemp(dir=folder, suffix=".pickle")
+        with os.fdopen(descriptor, "wb") as out:
+            pickle.dump(prepared, out, protocol=pickle.HIGHEST_PROTOCOL)
+    except OSError:  # the folder's file system is full (or gone): the answer goes through the pipe after all
+        if path is not None:
+            with suppress(OSError):
+                os.unlink(path)
+        return prepared
     return path
 
 

@@ -96,3 +96,30 @@ def test_workers_are_forked_from_the_task_process_only_while_no_other_thread_run
     finally:
         release.set()
         thread.join()
+
+
+def test_a_worker_whose_result_folder_is_full_answers_through_the_pipe(tmp_path):
+    from concurrent.futures import Future
+
+    from snap_capi_provider.core.events import EventOptions
+    from snap_capi_provider.core.pipeline import Assets
+    from snap_capi_provider.core.prepare import (
+        PackedFrame,
+        Prepared,
+        prepare_in_worker,
+        prepared_result,
+    )
+
+    frame = pd.DataFrame({"em": ["a@example.com"], "event_time": [1790000000], "event_id": ["e-1"]}, dtype=object)
+    mapping = {"em": "em", "event_time": "event_time", "event_id": "event_id"}
+    args = (PackedFrame.of(frame, list(frame.columns)), mapping, EventOptions(event_name="SIGN_UP"), [0], "v3",
+            Assets(pixel_id="px"))
+    written = prepare_in_worker(str(tmp_path), *args)
+    unwritable = prepare_in_worker(str(tmp_path / "gone"), *args)  # no such folder: as if full
+    assert isinstance(written, str) and isinstance(unwritable, Prepared)
+    answers = []
+    for answer in (written, unwritable):
+        future: Future = Future()
+        future.set_result(answer)
+        answers.append(prepared_result(future))
+    assert answers[0].groups == answers[1].groups and not list(tmp_path.iterdir())  # read, then removed
