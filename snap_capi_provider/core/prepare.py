@@ -312,7 +312,9 @@ def process_pool(processes: int) -> Iterator[WorkerPool | None]:
     if processes <= 1:
         yield None
         return
-    folder = tempfile.mkdtemp(prefix="snap-capi-workers-", dir=_memory_folder())
+    parent = _memory_folder()
+    _remove_orphaned_folders(parent or tempfile.gettempdir())
+    folder = tempfile.mkdtemp(prefix=f"{_FOLDER_PREFIX}{os.getpid()}-", dir=parent)
     try:
         if _only_thread():
             executor = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"),
@@ -326,6 +328,35 @@ def process_pool(processes: int) -> Iterator[WorkerPool | None]:
             executor.shutdown(wait=True, cancel_futures=True)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+_FOLDER_PREFIX = "snap-capi-workers-"
+
+
+def _remove_orphaned_folders(parent: str) -> None:
+    """Remove the result folders of task processes that are gone (killed before they could): they hold
+    prepared events, hashed PII and raw IP addresses among them."""
+    try:
+        entries = list(os.scandir(parent))
+    except OSError:
+        return
+    for entry in entries:
+        pid = entry.name.removeprefix(_FOLDER_PREFIX).partition("-")[0]
+        if not entry.name.startswith(_FOLDER_PREFIX) or not pid.isdigit():
+            continue
+        with suppress(OSError):
+            if entry.stat(follow_symlinks=False).st_uid == os.getuid() and not _alive(int(pid)):
+                shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _memory_folder(room: int = 1 << 30) -> str | None:

@@ -1,7 +1,9 @@
-"""The packed form a chunk travels in to a worker process gives back the same values of the same types."""
+"""The packed form a chunk travels in to a worker process gives back the same values of the same types; the
+workers' answers and their folders."""
 
 import datetime as dt
 import decimal
+import os
 import pickle
 
 import pandas as pd
@@ -123,3 +125,20 @@ def test_a_worker_whose_result_folder_is_full_answers_through_the_pipe(tmp_path)
         future.set_result(answer)
         answers.append(prepared_result(future))
     assert answers[0].groups == answers[1].groups and not list(tmp_path.iterdir())  # read, then removed
+
+
+def test_result_folders_of_task_processes_that_are_gone_are_removed(tmp_path):
+    import subprocess
+    import sys
+
+    from snap_capi_provider.core import prepare
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    orphan, mine, other = (tmp_path / f"snap-capi-workers-{gone}-abc", tmp_path / f"snap-capi-workers-{os.getpid()}-x",
+                           tmp_path / "unrelated-1")
+    for folder in (orphan, mine, other):
+        folder.mkdir()
+        (folder / "piece.pickle").write_bytes(b"x")
+    prepare._remove_orphaned_folders(str(tmp_path))
+    assert not orphan.exists() and mine.exists() and other.exists()
