@@ -13,7 +13,9 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
+import io
 import itertools
 import json
 import re
@@ -123,7 +125,7 @@ def _csv_chunks(stream: IO[bytes], chunk_rows: int, separator: str) -> Iterator[
         # skipped by pandas with a warning naming it: it comes back as a rejected row.
         reader = pd.read_csv(stream, sep=separator, dtype=object, keep_default_na=False, na_values=[""],
                              chunksize=chunk_rows, encoding="utf-8", encoding_errors="surrogateescape",
-                             index_col=False, on_bad_lines="warn")
+                             index_col=False, on_bad_lines="warn" if _bad_lines_warn() else "error")
     except pd.errors.EmptyDataError:
         return
     except UnicodeError:
@@ -153,6 +155,16 @@ def _csv_chunks(stream: IO[bytes], chunk_rows: int, separator: str) -> Iterator[
 
 
 _SKIPPED_LINE = re.compile(r"Skipping line (\d+): expected \d+ fields, saw \d+")
+
+
+@functools.cache
+def _bad_lines_warn() -> bool:
+    """Whether this pandas names a skipped line in a ``ParserWarning`` (else a bad line fails the file, as
+    it would be skipped without a word)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", pd.errors.ParserWarning)
+        pd.read_csv(io.StringIO("a,b\n1,2\n1,2,3\n"), dtype=object, index_col=False, on_bad_lines="warn")
+    return any(_SKIPPED_LINE.search(str(warning.message)) for warning in caught)
 
 
 def _malformed_lines(caught: list[warnings.WarningMessage]) -> list[int]:
