@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import math
 import multiprocessing
 import os
 import pickle
@@ -21,6 +22,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -328,6 +330,40 @@ def process_pool(processes: int) -> Iterator[WorkerPool | None]:
             executor.shutdown(wait=True, cancel_futures=True)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def usable_cpus(cgroup: str = "/sys/fs/cgroup") -> int:
+    """The cores this process may use: its CPU affinity, capped by a container's CPU quota (cgroup v2
+    ``cpu.max`` of its own group, or v1 ``cpu.cfs_quota_us``; rounded up), at most 64."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    quota = _cpu_quota(Path(cgroup))
+    if quota is not None:
+        cores = min(cores, math.ceil(quota))
+    return max(1, min(cores, 64))
+
+
+def _cpu_quota(root: Path) -> float | None:
+    """The CPU quota in cores, or None where there is none (or no cgroup to read)."""
+    try:
+        own = next((line.split(":", 2)[2].strip() for line in Path("/proc/self/cgroup").read_text().splitlines()
+                    if line.startswith("0::")), "/")
+    except OSError:
+        own = "/"
+    for group in dict.fromkeys((root / own.lstrip("/"), root)):
+        try:
+            quota, period = (group / "cpu.max").read_text().split()[:2]
+        except (OSError, ValueError):
+            continue
+        return None if quota == "max" or int(period) <= 0 else int(quota) / int(period)
+    try:
+        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return quota / period if quota > 0 and period > 0 else None
 
 
 _FOLDER_PREFIX = "snap-capi-workers-"

@@ -9,7 +9,7 @@ from snap_capi_provider.core.events import DATE_ORDERS, INVALID_FIELD_POLICIES
 from snap_capi_provider.hooks.snap_capi import check_hook_params, is_finite_number
 
 MAX_EVENTS_PER_REQUEST = 2000
-_POSITIVE_INTS = ("chunk_rows", "batch_size", "max_batch_bytes", "prepare_processes", "shard_count")
+_POSITIVE_INTS = ("chunk_rows", "batch_size", "max_batch_bytes", "shard_count")
 _RATIOS = ("max_rejected_ratio", "min_match_ready_ratio")
 _FLAGS = ("fail_on_empty", "dedupe_event_ids", "hash_madid", "count_rows")
 
@@ -20,6 +20,11 @@ def check_arguments(op: Any) -> None:
         value = getattr(op, name, None)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}.")
+    processes = op.prepare_processes
+    if processes != "auto" and (not isinstance(processes, int) or isinstance(processes, bool)
+                                or not 1 <= processes <= 64):
+        raise ValueError(f"prepare_processes must be a whole number between 1 and 64 or 'auto' (the task's "
+                         f"cores), not {processes!r}.")
     if op.batch_size > MAX_EVENTS_PER_REQUEST:
         raise ValueError(f"batch_size must be at most {MAX_EVENTS_PER_REQUEST} (Snap's limit per request), "
                          f"not {op.batch_size!r}.")

@@ -7,14 +7,14 @@ import warnings
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from airflow.providers.common.compat.sdk import AirflowException, BaseOperator
 
 from snap_capi_provider.core.event_logs import MAX_MESSAGES
 from snap_capi_provider.core.events import DateOrder, EventOptions, InvalidFieldPolicy
 from snap_capi_provider.core.pipeline import DEFAULT_MAX_BATCH_BYTES, MAX_EVENTS_PER_REQUEST, DeliveryOptions
-from snap_capi_provider.core.prepare import Shard
+from snap_capi_provider.core.prepare import Shard, usable_cpus
 from snap_capi_provider.core.readiness import readiness_advice
 from snap_capi_provider.core.sources import DEFAULT_CHUNK_ROWS
 from snap_capi_provider.hooks.snap_capi import SnapCapiHook, merge_hook_params
@@ -108,7 +108,8 @@ class SnapCapiRowsOperator(BaseOperator):
     :param max_batch_bytes: Request body cap in bytes.
     :param max_requests_per_second: Client-side cap on requests started per second.
     :param prepare_processes: Worker processes that normalize and encode chunks (default 1: the task's
-        own process); use the task's cores when one cannot keep up with the input.
+        own process); use the task's cores when one cannot keep up with the input. ``"auto"``: as many as
+        the task may use (its CPU affinity, capped by a container's CPU quota).
     :param shard_index: With ``shard_count``, send only the rows whose ``shard_key`` hashes to this shard:
         map ``shard_index`` over ``range(shard_count)`` to fan one input out over workers.
     :param shard_count: Number of shards (default 1: every row).
@@ -169,7 +170,7 @@ class SnapCapiRowsOperator(BaseOperator):
         batch_size: int = MAX_EVENTS_PER_REQUEST,
         max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
         max_requests_per_second: float | None = None,
-        prepare_processes: int = 1,
+        prepare_processes: int | Literal["auto"] = 1,
         shard_index: int = 0,
         shard_count: int = 1,
         shard_key: str | None = None,
@@ -242,7 +243,8 @@ class SnapCapiRowsOperator(BaseOperator):
                                dedupe_event_ids=self.dedupe_event_ids,
                                max_requests_per_second=self.max_requests_per_second,
                                dry_run=bool(getattr(self, "is_dry_run", False)),
-                               prepare_processes=self.prepare_processes,
+                               prepare_processes=(usable_cpus() if self.prepare_processes == "auto"
+                                                  else self.prepare_processes),
                                progress_interval_s=self.progress_interval_s)
 
     def shard(self) -> Shard | None:

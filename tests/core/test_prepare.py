@@ -142,3 +142,21 @@ def test_result_folders_of_task_processes_that_are_gone_are_removed(tmp_path):
         (folder / "piece.pickle").write_bytes(b"x")
     prepare._remove_orphaned_folders(str(tmp_path))
     assert not orphan.exists() and mine.exists() and other.exists()
+
+
+@pytest.mark.parametrize(("files", "cap"), [
+    ({"cpu.max": "150000 100000\n"}, 2),  # 1.5 cores: rounded up
+    ({"cpu.max": "100000 100000\n"}, 1),
+    ({"cpu.max": "max 100000\n"}, None),
+    ({"cpu/cpu.cfs_quota_us": "300000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 3),
+    ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+    ({}, None),
+])
+def test_usable_cpus_is_capped_by_the_container_s_cpu_quota(tmp_path, files, cap):
+    from snap_capi_provider.core.prepare import usable_cpus
+
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(text)
+    cores = len(os.sched_getaffinity(0))
+    assert usable_cpus(str(tmp_path)) == (min(cores, cap) if cap else min(cores, 64))

@@ -22,6 +22,8 @@ ROWS = [{"email": "a@example.com"}]
     ({"batch_size": True}, "batch_size"),
     ({"max_batch_bytes": 0}, "max_batch_bytes"),
     ({"prepare_processes": 0}, "prepare_processes"),
+    ({"prepare_processes": 65}, "prepare_processes"),
+    ({"prepare_processes": "all"}, "prepare_processes"),
     ({"shard_count": 0}, "shard_count"),
     ({"shard_index": 2, "shard_count": 2}, "shard_index"),
     ({"max_rejected_ratio": 1.5}, "max_rejected_ratio"),
@@ -63,6 +65,13 @@ def test_out_of_range_arguments_fail_at_construction(operator, kwargs, message):
         pytest.skip("the validate operator has no max_rejected_ratio")
     with pytest.raises(ValueError, match=message):
         operator(task_id="t", data=ROWS, **kwargs)
+
+
+def test_prepare_processes_auto_takes_the_task_s_cores():
+    from snap_capi_provider.core.prepare import usable_cpus
+
+    operator = SnapCapiSendEventsOperator(task_id="t", data=ROWS, prepare_processes="auto")
+    assert operator.delivery_options().prepare_processes == usable_cpus() >= 1
 
 
 def test_sample_size_is_checked_too():
