@@ -168,18 +168,18 @@ def _bad_lines_warn() -> bool:
 
 
 def _malformed_lines(caught: list[warnings.WarningMessage]) -> list[int]:
-    """The line numbers pandas skipped; any other warning of the parser is a file it cannot read right."""
+    """The line numbers pandas skipped (a first row it truncated is a file it cannot read right)."""
     lines = []
     for warning in caught:
         text = str(warning.message)
-        if not issubclass(warning.category, pd.errors.ParserWarning):
-            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
-            continue
-        found = _SKIPPED_LINE.findall(text)
-        if not found:  # "Length of header or names does not match": the first row's extra values dropped
+        found = _SKIPPED_LINE.findall(text) if issubclass(warning.category, pd.errors.ParserWarning) else []
+        if found:
+            lines.extend(int(line) for line in found)
+        elif text.startswith("Length of header or names does not match"):  # the first row's extras dropped
             raise InputError("The CSV's first data row has more fields than its header: its extra values would "
                              "be dropped. Name every column in the header or fix the export.")
-        lines.extend(int(line) for line in found)
+        else:  # another thread's, or another of the parser's: passed on
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     return lines
 
 
