@@ -145,22 +145,30 @@ def test_a_worker_process_killed_mid_run_fails_the_run_instead_of_hanging_it(emu
             except BrokenProcessPool as exc:
                 outcome["error"] = exc
 
-    def worker_processes() -> list[psutil.Process]:
+    def busy_workers() -> list[psutil.Process]:
         me = os.getpid()  # the pool's workers, forked from here or from a fork server (a child of this process)
-        return [p for p in psutil.Process(me).children(recursive=True)
-                if p.ppid() != me or "multiprocessing" not in " ".join(p.cmdline())]
+        found = []
+        for process in psutil.Process(me).children(recursive=True):
+            try:
+                if ((process.ppid() != me or "multiprocessing" not in " ".join(process.cmdline()))
+                        and process.cpu_times().user > 0.3):  # busy preparing pieces
+                    found.append(process)
+            except psutil.Error:  # gone meanwhile
+                continue
+        return found
 
     sender = threading.Thread(target=run, daemon=True)
     sender.start()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and sender.is_alive():
-        workers = [p for p in worker_processes() if p.cpu_times().user > 0.3]  # busy preparing pieces
+        workers = busy_workers()
         if workers:
             workers[0].kill()
             break
         time.sleep(0.05)
     sender.join(timeout=60)
     assert not sender.is_alive(), "the run hung after a worker process died"
+    assert "error" in outcome, "the run ended before a worker could be killed"
     error = outcome["error"]
     assert "A worker process preparing events died" in str(error)
     report = error.snap_capi_report
