@@ -8,6 +8,9 @@ MAX_EVENTS_PER_REQUEST = 2000
 DEFAULT_MAX_BATCH_BYTES = 2_000_000
 
 
+MAX_PREPARE_PROCESSES = 64
+
+
 @dataclass(frozen=True)
 class Assets:
     """Where events go: WEB and OFFLINE to the pixel, MOBILE_APP to the Snap app (v2 also needs app_id)."""
@@ -63,8 +66,9 @@ class DeliveryOptions:
         if self.max_requests_per_second is not None and not 0 < self.max_requests_per_second <= 100_000:
             raise ValueError("max_requests_per_second must be positive (Snap asks for under 1000), "
                              f"not {self.max_requests_per_second!r}.")
-        if not _is_int(self.prepare_processes) or not 1 <= self.prepare_processes <= 64:
-            raise ValueError(f"prepare_processes must be between 1 and 64, not {self.prepare_processes!r}.")
+        if not _is_int(self.prepare_processes) or not 1 <= self.prepare_processes <= MAX_PREPARE_PROCESSES:
+            raise ValueError(f"prepare_processes must be between 1 and {MAX_PREPARE_PROCESSES}, "
+                             f"not {self.prepare_processes!r}.")
         if not self.progress_interval_s >= 0:
             raise ValueError("progress_interval_s must not be negative.")
 

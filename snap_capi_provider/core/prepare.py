@@ -30,6 +30,7 @@ import pandas as pd
 
 from snap_capi_provider.core import normalize as rules
 from snap_capi_provider.core.events import EventChunk, EventOptions, build_events
+from snap_capi_provider.core.options import MAX_PREPARE_PROCESSES
 from snap_capi_provider.core.readiness import Readiness
 from snap_capi_provider.core.wire import payloads_v2, payloads_v3
 
@@ -249,23 +250,28 @@ class WorkerPool:
     def submit(self, packed: PackedFrame, mapping: Mapping[str, str], options: EventOptions,
                numbers: Sequence[int], api_version: str, assets: Assets) -> Future[str | Prepared]:
         """The piece's preparation; its future's answer is read with :func:`prepared_result`."""
-        try:
+        with _naming_a_dead_worker():
             return self.executor.submit(prepare_in_worker, self.folder, packed, mapping, options, numbers,
                                         api_version, assets)
-        except BrokenProcessPool as exc:
-            raise BrokenProcessPool(f"{WORKER_DIED} ({exc})") from None
 
 
 WORKER_DIED = ("A worker process preparing events died (killed for lack of memory?): lower prepare_processes or "
                "chunk_rows, or give the task more memory; re-running is safe")
 
 
-def prepared_result(future: Future[str | Prepared]) -> Prepared:
-    """The prepared piece of a :meth:`WorkerPool.submit` future."""
+@contextmanager
+def _naming_a_dead_worker() -> Iterator[None]:
+    """``BrokenProcessPool`` says what most likely happened and what to do."""
     try:
-        answer = future.result()
+        yield
     except BrokenProcessPool as exc:
         raise BrokenProcessPool(f"{WORKER_DIED} ({exc})") from None
+
+
+def prepared_result(future: Future[str | Prepared]) -> Prepared:
+    """The prepared piece of a :meth:`WorkerPool.submit` future."""
+    with _naming_a_dead_worker():
+        answer = future.result()
     return answer if isinstance(answer, Prepared) else load_prepared(answer)
 
 
@@ -334,7 +340,7 @@ def process_pool(processes: int) -> Iterator[WorkerPool | None]:
 
 def usable_cpus(cgroup: str = "/sys/fs/cgroup") -> int:
     """The cores this process may use: its CPU affinity, capped by a container's CPU quota (cgroup v2
-    ``cpu.max`` of its own group, or v1 ``cpu.cfs_quota_us``; rounded up), at most 64."""
+    ``cpu.max`` of its own group, or v1 ``cpu.cfs_quota_us``; rounded up), at most ``MAX_PREPARE_PROCESSES``."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -342,7 +348,7 @@ def usable_cpus(cgroup: str = "/sys/fs/cgroup") -> int:
     quota = _cpu_quota(Path(cgroup))
     if quota is not None:
         cores = min(cores, math.ceil(quota))
-    return max(1, min(cores, 64))
+    return max(1, min(cores, MAX_PREPARE_PROCESSES))
 
 
 def _cpu_quota(root: Path) -> float | None:
@@ -387,11 +393,11 @@ def _remove_orphaned_folders(parent: str) -> None:
 
 def _alive(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:  # another user's process
+        pass
     return True
 
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from snap_capi_provider.core.events import DATE_ORDERS, INVALID_FIELD_POLICIES
+from snap_capi_provider.core.options import MAX_PREPARE_PROCESSES
 from snap_capi_provider.hooks.snap_capi import check_hook_params, is_finite_number
 
 MAX_EVENTS_PER_REQUEST = 2000
@@ -22,9 +23,9 @@ def check_arguments(op: Any) -> None:
             raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}.")
     processes = op.prepare_processes
     if processes != "auto" and (not isinstance(processes, int) or isinstance(processes, bool)
-                                or not 1 <= processes <= 64):
-        raise ValueError(f"prepare_processes must be a whole number between 1 and 64 or 'auto' (the task's "
-                         f"cores), not {processes!r}.")
+                                or not 1 <= processes <= MAX_PREPARE_PROCESSES):
+        raise ValueError(f"prepare_processes must be a whole number between 1 and {MAX_PREPARE_PROCESSES} or "
+                         f"'auto' (the task's cores), not {processes!r}.")
     if op.batch_size > MAX_EVENTS_PER_REQUEST:
         raise ValueError(f"batch_size must be at most {MAX_EVENTS_PER_REQUEST} (Snap's limit per request), "
                          f"not {op.batch_size!r}.")

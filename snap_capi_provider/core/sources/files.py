@@ -195,11 +195,10 @@ def _with_malformed(frame: pd.DataFrame, lines: list[int], rows_before: int) -> 
         positions.append(max(line - 2 - rows_before, positions[-1] + 1 if positions else 0))
     for index in reversed(range(len(positions))):
         positions[index] = min(positions[index], positions[index + 1] - 1 if index + 1 < len(positions) else total - 1)
-    order = iter(range(good))
-    bad = set(positions)
-    take = [-1 if position in bad else next(order) for position in range(total)]
+    order, bad = iter(range(good)), set(positions)
+    take = [good if position in bad else next(order) for position in range(total)]  # good: the empty row
     empty = pd.DataFrame([[None] * len(frame.columns)], columns=frame.columns, dtype=object)
-    rows = pd.concat([frame, empty], ignore_index=True).iloc[[good if t < 0 else t for t in take]]
+    rows = pd.concat([frame, empty], ignore_index=True).iloc[take]
     rows.index = range(total)
     rows.attrs = {**frame.attrs, UNREADABLE: {**frame.attrs.get(UNREADABLE, {}),
                                                **dict.fromkeys(positions, "malformed_csv_line")}}
