@@ -178,11 +178,6 @@ class _Desc:
         self.lengths = frozenset(desc.possible_length) if desc is not None else frozenset()
         self.pattern = _compile(desc.national_number_pattern) if desc is not None else None
 
-    def matches(self, nsn: str) -> bool:  # phonenumbers' _is_number_matching_desc
-        if self.pattern is None or (self.lengths and len(nsn) not in self.lengths):
-            return False
-        return self.pattern.fullmatch(nsn) is not None
-
 
 class _Meta:
     """One region's numbering plan, compiled from phonenumbers' metadata."""
@@ -201,25 +196,29 @@ class _Meta:
         kinds = ("fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost", "voip", "personal_number",
                  "pager", "uan", "voicemail")
         self.types = [_Desc(getattr(md, kind)) for kind in kinds if getattr(md, kind) is not None]
-        self._typed: dict[int, re.Pattern | None] = {}
+        self._valid: dict[int, re.Pattern | None] = {}
 
     def general_match(self, number: str) -> bool:
         return self.general is not None and self.general.fullmatch(number) is not None
 
     def valid(self, nsn: str) -> bool:  # _number_type_helper(...) != UNKNOWN
-        if not self.general_match(nsn) or (self.lengths and len(nsn) not in self.lengths):
-            return False
-        typed = self._typed.get(len(nsn), _MISS)
-        if typed is _MISS:
-            typed = self._typed[len(nsn)] = self._typed_pattern(len(nsn))
-        return typed is not None and typed.fullmatch(nsn) is not None
+        pattern = self._valid.get(len(nsn), _MISS)
+        if pattern is _MISS:
+            pattern = self._valid[len(nsn)] = self._valid_pattern(len(nsn))
+        return pattern is not None and pattern.fullmatch(nsn) is not None
 
-    def _typed_pattern(self, length: int) -> re.Pattern | None:
-        """One alternation of the number-type patterns that take ``length`` digits: a full match of it
-        is a full match of one of them (what ``any(desc.matches(nsn) ...)`` asks), in one regex call."""
+    def _valid_pattern(self, length: int) -> re.Pattern | None:
+        """One regex for the numbers of ``length`` digits valid here (phonenumbers: the general pattern
+        and one of the number types that take that length, ``_is_number_matching_desc``): the general
+        pattern as a look-ahead before one alternation of the type patterns, so one call decides."""
+        if self.general is None or (self.lengths and length not in self.lengths):
+            return None
         patterns = [desc.pattern.pattern for desc in self.types
                     if desc.pattern is not None and (not desc.lengths or length in desc.lengths)]
-        return re.compile("|".join(f"(?:{pattern})" for pattern in patterns)) if patterns else None
+        if not patterns:
+            return None
+        typed = "|".join(f"(?:{pattern})" for pattern in patterns)
+        return re.compile(rf"(?=(?:{self.general.pattern})\Z)(?:{typed})")
 
     def length_result(self, number: str) -> str:  # _test_number_length for UNKNOWN
         n = len(number)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import gc
 import ipaddress
+import itertools
 import json
 import threading
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -190,7 +192,7 @@ class CapiEmulator:
             # benchmark's 100k+ events do not slow every GC pass) and parsed again on demand.
             self._chunks: list[tuple[bytes, str]] = []  # (decompressed body, version)
             self._stored: list[tuple[str | None, int, int]] = []  # first arrivals: (asset, chunk, index)
-            self._counts: dict[tuple[str | None, str], int] = {}
+            self._counts: Counter[tuple[str | None, str]] = Counter()
             self._live: dict[str | None, list[tuple[float, int]]] = {}  # asset -> (arrival, n accepted)
             self._tests: list[ValidatedEvent] = []
             self._requests: list[RequestRecord] = []
@@ -320,10 +322,7 @@ class CapiEmulator:
         """Count-only mode: record ``n_events`` accepted events of one request and their ids."""
         now = self.clock()
         with self._lock:
-            counts = self._counts
-            for eid in event_ids:
-                key = (asset, eid)
-                counts[key] = counts.get(key, 0) + 1
+            self._counts.update(zip(itertools.repeat(asset), event_ids))
             self._live.setdefault(asset, []).append((now, n_events))
 
     def _record_tests(self, tests: list[ValidatedEvent]) -> None:
