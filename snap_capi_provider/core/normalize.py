@@ -419,6 +419,20 @@ def _normalize_one_context(raw: list[object], rule: Rule, notes: dict[str, int] 
             if hit is None:
                 hit = memo[key] = _apply(rule, value, ctx, with_context, max_length)
             result, error, note = hit
+        elif type(value) is str and value.isascii() and len(value) <= max_length and value.isprintable():
+            # clean_text's common case inline (most distinct values): only the rule's call is left; a
+            # value the rule refuses goes through _apply again for its reason.
+            text = value.strip()
+            if not text:
+                continue
+            try:
+                result = rule(text, ctx) if with_context else rule(text)
+            except Exception:
+                result, error, note = _apply(rule, value, ctx, with_context, max_length)
+            else:
+                if result is not None:
+                    normalized[value] = result
+                continue
         else:
             result, error, note = _apply(rule, value, ctx, with_context, max_length)
         if result is not None:
