@@ -22,7 +22,7 @@ from functools import cache, lru_cache
 import phonenumbers
 from phonenumbers import PhoneMetadata
 
-from snap_capi_provider.core.text import INVISIBLE_MARKS, InvalidValue, accepts, is_prehashed, number_text
+from snap_capi_provider.core.text import INVISIBLE_MARKS, InvalidValue, accepts, is_number, is_prehashed, number_text
 
 _MAX_DIGITS = 20  # no E.164 number has more (3 for the country code, at most 17 for the national part)
 _MIN_NSN, _MAX_NSN = 2, 17  # phonenumbers' own bounds for a national significant number
@@ -105,11 +105,10 @@ def _candidate_regions(region: object, default_region: str | None) -> tuple[str,
 
 
 def _phone_hook(value: object, _ctx: object) -> str | None:
-    return number_text(value) if not isinstance(value, bool) else _raise_type()
-
-
-def _raise_type() -> str:
-    raise InvalidValue("invalid_value_type")
+    """A number cell's digits (``16505551212``, ``16505551212.0``); a date or any other object is no phone."""
+    if not is_number(value):
+        raise InvalidValue("invalid_value_type")
+    return number_text(value)
 
 
 # ------------------------------------------------------------------------------------- reference

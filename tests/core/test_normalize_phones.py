@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
 import random
 
+import numpy as np
 import phonenumbers
 import pytest
 
@@ -125,6 +128,13 @@ def test_phone_context_pairs_row_country_with_default_region():
 
 def test_bool_is_no_phone():
     assert n.normalize_column([True], n.phone, ["US"]) == ([None], ["invalid_value_type"])
+
+
+def test_objects_are_no_phone_but_number_cells_are():
+    odd = [dt.date(2020, 1, 1), dt.datetime(2020, 1, 1), dt.time(1, 2), complex(1, 2), object(), Ellipsis]
+    assert n.normalize_column(odd, n.phone, ["US"] * len(odd)) == ([None] * len(odd), ["invalid_value_type"] * len(odd))
+    numbers = [16505551212, 16505551212.0, np.int64(16505551212), decimal.Decimal("16505551212")]
+    assert n.normalize_column(numbers, n.phone, ["US"] * 4) == (["16505551212"] * 4, [None] * 4)
 
 
 @pytest.mark.parametrize("raw, region, expected", [
