@@ -108,8 +108,8 @@ def date_of_birth(text: str) -> str:
     """A full date in a common form to ``YYYYMMDD`` (``1997-12-26``, ``26 Dec 1997`` -> ``19971226``).
 
     Accepted: ISO ``YYYY-MM-DD`` (``/`` or ``.`` too, a time part ignored, ``12:00:00 AM`` too), ``YYYYMMDD``,
-    US ``M/D/YYYY``, ``D/M/YYYY`` when the day is over 12, ``D.M.YYYY``, and month names (``December 26, 1997``,
-    ``26 Dec 1997``). A date with a part missing, a time, a word or a two-digit year is rejected.
+    US ``M/D/YYYY``, ``D/M/YYYY`` when the day is over 12, ``D.M.YYYY`` (``M.D.YYYY`` when the second part is
+    over 12), and month names (``December 26, 1997``, ``26 Dec 1997``). A date with a part missing, a time, a word or a two-digit year is rejected.
     ``12/11/1997`` is read month first (US); :func:`date_of_birth_day_first` reads it day first.
     """
     return _date_of_birth(text, day_first=False)
@@ -137,9 +137,9 @@ def _date_of_birth(text: str, day_first: bool) -> str:
     match = _DMY.fullmatch(text)
     if match:
         first, second, year = int(match[1]), int(match[3]), int(match[4])
-        # D.M.Y (European dots), a day that cannot be a month, or two parts that could both be the
-        # month read as the configured order; else M/D/Y (a second part over 12 is the day).
-        if match[2] == "." or first > 12 or (day_first and second <= 12):
+        # D.M.Y (European dots, unless only M.D.Y is a date: 12.26.1997), a day that cannot be a month,
+        # or two parts that could both be the month read as the configured order; else M/D/Y.
+        if (match[2] == "." and second <= 12) or first > 12 or (day_first and second <= 12):
             return _checked(year, second, first)
         return _checked(year, first, second)
     if _DMY_SHORT.fullmatch(text):

@@ -26,6 +26,9 @@ def test_full_dates_of_birth(raw):
 def test_ambiguous_day_month_reads_us_order_and_dots_european():
     assert n.date_of_birth("05/06/1997") == "19970506"
     assert n.date_of_birth("05.06.1997") == "19970605"
+    # dots are European, but a second part over 12 can only be the day: the one reading that is a date
+    assert n.date_of_birth("12.26.1997") == n.date_of_birth_day_first("12.26.1997") == "19971226"
+    assert n.normalize_column(["13.13.1997"], n.date_of_birth) == ([None], ["invalid_date_of_birth"])
 
 
 @pytest.mark.parametrize(("raw", "us", "day_first"), [
