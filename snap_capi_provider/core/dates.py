@@ -109,7 +109,8 @@ def date_of_birth(text: str) -> str:
 
     Accepted: ISO ``YYYY-MM-DD`` (``/`` or ``.`` too, a time part ignored, ``12:00:00 AM`` too), ``YYYYMMDD``,
     US ``M/D/YYYY``, ``D/M/YYYY`` when the day is over 12, ``D.M.YYYY`` (``M.D.YYYY`` when the second part is
-    over 12), and month names (``December 26, 1997``, ``26 Dec 1997``). A date with a part missing, a time, a word or a two-digit year is rejected.
+    over 12), and month names (``December 26, 1997``, ``26 Dec 1997``). A date with a part missing, a time,
+    a word or a two-digit year is rejected.
     ``12/11/1997`` is read month first (US); :func:`date_of_birth_day_first` reads it day first.
     """
     return _date_of_birth(text, day_first=False)

@@ -244,16 +244,41 @@ def currency(text: str) -> str:
 
 @accepts(numbers=True, max_length=64)
 def amount(text: str) -> float:
-    """A non-negative decimal amount (``42.50``, ``$42.50``, ``42.50 USD``; ``1,299.00`` is refused as
-    ambiguous). A currency sign or code written with the amount is formatting: the event's currency is
-    its own field."""
-    value = _non_negative_decimal(_CURRENCY_MARK.sub("", text, count=2), "invalid_value")
+    """A non-negative decimal amount (``42.50``, ``$42.50``, ``42.50 USD``, ``1,299.00``, ``1.299,00``,
+    ``42,50``); ``1,299`` (a thousand or a decimal comma) is refused as ambiguous. A currency sign or code
+    written with the amount is formatting: the event's currency is its own field."""
+    value = _non_negative_decimal(_plain_amount(_CURRENCY_MARK.sub("", text, count=2)), "invalid_value")
     if not math.isfinite(float(value)) or value > MAX_AMOUNT:
         raise InvalidValue("invalid_value")  # no purchase is worth a trillion: a misread column (ids, cents)
     return float(value) + 0.0  # -0 is 0: no "-0.0" on the wire
 
 
 _CURRENCY_MARK = re.compile(r"^(?:[$€£¥₹]|[A-Z]{3})\s*|\s*(?:[$€£¥₹]|[A-Z]{3})$")
+_GROUP_SPACES = " \u00a0\u202f'"  # 1 299,00 (French, often a no-break space), 1'299.00 (Swiss)
+_AMBIGUOUS_COMMA = re.compile(r"[1-9]\d{0,2},\d{3}")  # 1,299: one thousand two hundred, or 1.299
+_WRITTEN_AMOUNTS = (  # (pattern, grouping characters, decimal mark), each form unambiguous
+    (re.compile(r"[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?"), ",", "."),  # 1,299.00  1,000,000
+    (re.compile(r"[1-9]\d?(?:,\d{2})+,\d{3}(?:\.\d+)?"), ",", "."),  # Indian lakhs: 1,00,000.00
+    (re.compile(r"[1-9]\d{0,2}(?:\.\d{3})+(?:,\d+)?"), ".", ","),  # 1.299,00  1.000.000
+    (re.compile(rf"[1-9]\d{{0,2}}(?:[{_GROUP_SPACES}]\d{{3}})+(?:[.,]\d+)?"), _GROUP_SPACES, ","),
+    (re.compile(r"\d+,\d+"), "", ","),  # a decimal comma: 42,50  0,999
+)
+
+
+def _plain_amount(text: str) -> str:
+    """Amount text written with thousands separators or a decimal comma, as plain decimal text.
+
+    A dot alone is the decimal point (``1.299`` is 1.299, as machines write it); a comma or several
+    dots are read only in forms with one meaning; ``1,299`` is refused, never guessed."""
+    if "," not in text and text.count(".") <= 1 and not any(ch in text for ch in _GROUP_SPACES):
+        return text  # the common case: digits and at most one decimal point
+    if _AMBIGUOUS_COMMA.fullmatch(text):
+        raise InvalidValue("invalid_value")
+    for pattern, grouping, decimal_mark in _WRITTEN_AMOUNTS:
+        if pattern.fullmatch(text):
+            digits = text.translate(dict.fromkeys(map(ord, grouping)))
+            return digits.replace(",", ".") if decimal_mark == "," else digits
+    raise InvalidValue("invalid_value")
 
 
 def _non_negative_decimal(text: str, reason: str) -> decimal.Decimal:

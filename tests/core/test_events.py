@@ -195,7 +195,7 @@ def test_event_names(name, expected):
 @pytest.mark.parametrize(("row", "expected"), [
     ({"amount": 10, "currency": None}, "purchase_missing_currency"),
     ({"amount": None, "currency": "usd"}, "purchase_missing_value"),
-    ({"amount": "12,50", "currency": "EUR"}, "invalid_value"),
+    ({"amount": "12,345", "currency": "EUR"}, "invalid_value"),
     ({"amount": -1, "currency": "EUR"}, "invalid_value"),
     ({"amount": "1e999999", "currency": "EUR"}, "invalid_value"),
     ({"amount": 10, "currency": "EURO"}, "invalid_currency"),

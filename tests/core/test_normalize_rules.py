@@ -358,7 +358,18 @@ def test_an_amount_written_with_its_currency_sign_or_code_is_the_amount(raw):
     assert n.normalize_column([raw], n.amount) == ([42.5], [None])
 
 
-@pytest.mark.parametrize("raw", ["42,50", "$1,299.00", "$$42", "USD"])
+@pytest.mark.parametrize("raw, expected", [
+    ("$1,299.00", 1299.0), ("1,000,000", 1e6), ("1,00,000.00", 1e5), ("12,34,567", 1234567.0),  # comma groups
+    ("1.299,00 EUR", 1299.0), ("1.000.000", 1e6), ("1.000.000,50", 1000000.5),  # dot groups, decimal comma
+    ("1 299,00", 1299.0), ("1\u00a0299,00 €", 1299.0), ("1\u202f299,00", 1299.0), ("1'299.00", 1299.0),
+    ("42,50", 42.5), ("EUR 42,50", 42.5), ("0,999", 0.999), ("1234,567", 1234.567),  # decimal comma
+    ("1.299", 1.299),  # a dot alone is the decimal point, as machines write amounts
+])
+def test_amounts_written_with_thousands_separators_or_a_decimal_comma(raw, expected):
+    assert n.normalize_column([raw], n.amount) == ([expected], [None])
+
+
+@pytest.mark.parametrize("raw", ["1,299", "$12,345", "12,345,67", "1,2.3", "01,299.00", "12 50", ",50", "$$42", "USD"])
 def test_amounts_that_stay_ambiguous_or_empty_are_refused(raw):
     assert n.normalize_column([raw], n.amount) == ([None], ["invalid_value"])
 
