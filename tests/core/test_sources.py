@@ -398,6 +398,23 @@ def test_a_trailing_comma_on_every_csv_row_does_not_shift_the_values(tmp_path):
                                         {"email": "b@example.com", "timestamp": "1790000000"}]
 
 
+def test_a_semicolon_csv_with_decimal_commas_gives_the_same_events(reference, tmp_path):
+    data, _, _ = reference  # Excel's CSV where the comma is the decimal mark: ';' between fields, 42,5
+    path = tmp_path / "rows.csv"
+    pd.DataFrame(data).to_csv(path, index=False, sep=";", decimal=",")
+    assert ";" in path.read_text().splitlines()[0] and "," not in path.read_text().splitlines()[0]
+    assert_same(reference, iter_file_chunks(FileSource.local(str(path)), CHUNK))
+
+
+@pytest.mark.parametrize("header, separator", [("email;phone;ts", ";"), ("email|phone", "|"), ("email\tphone", "\t"),
+                                               ("email,note;x", ","), ("email", ","), ("a;b|c", ",")])
+def test_the_csv_separator_is_told_by_the_header_line_only(tmp_path, header, separator):
+    path = tmp_path / "rows.csv"
+    path.write_text(f"{header}\n" + header.replace("email", "a@example.com") + "\n")
+    (frame,) = iter_file_chunks(FileSource.local(str(path)))
+    assert list(frame.columns) == header.split(separator)
+
+
 def test_a_csv_in_a_folder_named_like_tsv_is_still_comma_separated(tmp_path):
     folder = tmp_path / "exports.tsv"
     folder.mkdir()

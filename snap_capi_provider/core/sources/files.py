@@ -1,6 +1,7 @@
 """Rows of CSV, JSON-lines and Parquet files, read chunk by chunk from any file-like storage.
 
-- CSV: every cell as text (a zip's or phone's leading zero survives), an empty cell is absent; bytes
+- CSV: comma-separated, or as the header line shows (``;``, tab, ``|`` where it has no comma); every cell as
+  text (a zip's or phone's leading zero survives), an empty cell is absent; bytes
   that are not UTF-8 become a row-level rejection, never a crash, and so does a line with more fields
   than the header (``malformed_csv_line``).
 - JSON lines: one object per line, values keep their JSON types (the same rows as a list of dicts; integers
@@ -112,10 +113,47 @@ def _file_chunks(source: FileSource, chunk_rows: int) -> Iterator[pd.DataFrame]:
         if source.file_format == "parquet":
             yield from _parquet_chunks(stream, chunk_rows)
         elif source.file_format == "csv":
-            tsv = source.name.lower().removesuffix(".gz").endswith(".tsv")
-            yield from _csv_chunks(stream, chunk_rows, "\t" if tsv else ",")
+            if source.name.lower().removesuffix(".gz").endswith(".tsv"):
+                yield from _csv_chunks(stream, chunk_rows, "\t")
+            else:
+                header = stream.readline(_MAX_HEADER_BYTES)
+                yield from _csv_chunks(io.BufferedReader(_Replayed(header, stream)), chunk_rows,
+                                       _separator_of(header))
         else:
             yield from _jsonl_chunks(stream, chunk_rows)
+
+
+_MAX_HEADER_BYTES = 1 << 20
+_OTHER_SEPARATORS = (";", "\t", "|")
+
+
+def _separator_of(header: bytes) -> str:
+    """``,`` unless the header line has no comma but another separator: ``;`` (Excel's CSV where the
+    comma is the decimal mark), a tab or ``|``. Only the header decides, never a value."""
+    if b"," in header:
+        return ","
+    counts = {separator: header.count(separator.encode()) for separator in _OTHER_SEPARATORS}
+    best = max(counts, key=counts.__getitem__)
+    return best if counts[best] and list(counts.values()).count(counts[best]) == 1 else ","
+
+
+class _Replayed(io.RawIOBase):
+    """A stream whose first bytes (the header line, already read to choose the separator) come again."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        self._head, self._rest = memoryview(head), rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n], self._head = self._head[:n], self._head[n:]
+            return n
+        data = self._rest.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
 
 
 def _csv_chunks(stream: IO[bytes], chunk_rows: int, separator: str) -> Iterator[pd.DataFrame]:
