@@ -5,27 +5,24 @@ normalized value, ``None`` when the value means "absent", or raises :class:`Inva
 PII-free reason from :data:`snap_capi_provider.core.reasons.REASONS`. A rule that also reads numbers
 or dates says so with :func:`accepts`. :func:`normalize_column` applies a rule to a whole column, once
 per distinct value. Phones live in :mod:`.phones`, dates and times in :mod:`.dates`, states, countries
-and zips in :mod:`.places`, the rules of list and JSON values in :mod:`.structured`; everything is
-re-exported here.
+and zips in :mod:`.places`, amounts and currencies in :mod:`.amounts`, the rules of list and JSON values
+in :mod:`.structured`; everything is re-exported here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import decimal
 import ipaddress
 import itertools
-import math
 import re
 import string
 import unicodedata
 import urllib.parse
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from functools import lru_cache
 
 import pandas as pd
-import pycountry
 
+from snap_capi_provider.core.amounts import MAX_AMOUNT, MAX_COUNT, amount, count, currency  # noqa: F401
 from snap_capi_provider.core.dates import (  # noqa: F401  (re-exported)
     BIRTH_DATE_RULES,
     date_of_birth,
@@ -227,106 +224,6 @@ def plain_text(text: str) -> str:
 def long_text(text: str) -> str:
     """Like :func:`plain_text`, up to 2,048 characters (URLs, user agents)."""
     return text
-
-
-_NO_CURRENCY = frozenset({"XXX", "XTS"})  # ISO 4217 "no currency" and "testing"
-
-
-@accepts(max_length=16)
-@lru_cache(maxsize=512)
-def currency(text: str) -> str:
-    """Upper-case ISO 4217 code; ``XXX`` (no currency) and ``XTS`` (testing) are refused."""
-    code = text.upper()
-    if len(code) != 3 or code in _NO_CURRENCY or pycountry.currencies.get(alpha_3=code) is None:
-        raise InvalidValue("invalid_currency")
-    return code
-
-
-@accepts(numbers=True, max_length=64)
-def amount(text: str) -> float:
-    """A non-negative decimal amount (``42.50``, ``$42.50``, ``42.50 USD``, ``1,299.00``, ``1.299,00``,
-    ``42,50``); ``1,299`` (a thousand or a decimal comma) is refused as ambiguous. A currency sign or code
-    written with the amount is formatting: the event's currency is its own field."""
-    value = _non_negative_decimal(_plain_amount(_CURRENCY_MARK.sub("", text, count=2)), "invalid_value")
-    if not math.isfinite(float(value)) or value > MAX_AMOUNT:
-        raise InvalidValue("invalid_value")  # no purchase is worth a trillion: a misread column (ids, cents)
-    return float(value) + 0.0  # -0 is 0: no "-0.0" on the wire
-
-
-_CURRENCY_MARK = re.compile(r"^(?:[$€£¥₹]|[A-Z]{3})\s*|\s*(?:[$€£¥₹]|[A-Z]{3})$")
-_GROUP_SPACES = " \u00a0\u202f'"  # 1 299,00 (French, often a no-break space), 1'299.00 (Swiss)
-_AMBIGUOUS_COMMA = re.compile(r"[1-9]\d{0,2},\d{3}")  # 1,299: one thousand two hundred, or 1.299
-_WRITTEN_AMOUNTS = (  # (pattern, grouping characters, decimal mark), each form unambiguous
-    (re.compile(r"[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?"), ",", "."),  # 1,299.00  1,000,000
-    (re.compile(r"[1-9]\d?(?:,\d{2})+,\d{3}(?:\.\d+)?"), ",", "."),  # Indian lakhs: 1,00,000.00
-    (re.compile(r"[1-9]\d{0,2}(?:\.\d{3})+(?:,\d+)?"), ".", ","),  # 1.299,00  1.000.000
-    (re.compile(rf"[1-9]\d{{0,2}}(?:[{_GROUP_SPACES}]\d{{3}})+(?:[.,]\d+)?"), _GROUP_SPACES, ","),
-    (re.compile(r"\d+,\d+"), "", ","),  # a decimal comma: 42,50  0,999
-)
-
-
-def _plain_amount(text: str) -> str:
-    """Amount text written with thousands separators or a decimal comma, as plain decimal text.
-
-    A dot alone is the decimal point (``1.299`` is 1.299, as machines write it); a comma or several
-    dots are read only in forms with one meaning; ``1,299`` is refused, never guessed."""
-    if "," not in text and text.count(".") <= 1 and not any(ch in text for ch in _GROUP_SPACES):
-        return text  # the common case: digits and at most one decimal point
-    if _AMBIGUOUS_COMMA.fullmatch(text):
-        raise InvalidValue("invalid_value")
-    for pattern, grouping, decimal_mark in _WRITTEN_AMOUNTS:
-        if pattern.fullmatch(text):
-            digits = text.translate(dict.fromkeys(map(ord, grouping)))
-            return digits.replace(",", ".") if decimal_mark == "," else digits
-    raise InvalidValue("invalid_value")
-
-
-def _non_negative_decimal(text: str, reason: str) -> decimal.Decimal:
-    try:
-        value = decimal.Decimal(text)
-    except decimal.InvalidOperation:
-        raise InvalidValue(reason) from None
-    if not value.is_finite() or value < 0:
-        raise InvalidValue(reason)
-    return value
-
-
-MAX_AMOUNT = 10**12
-
-
-def _native_amount(number: int | float) -> tuple[object, str | None, None]:
-    """:func:`amount` of a Python int or float without the generic cell reading (the same result: the
-    checks of :func:`amount` on the float's ``repr``, which reads back as the same float)."""
-    if number != number:  # NaN: absent
-        return None, None, None
-    if 0 <= number <= MAX_AMOUNT:  # the common case: what amount(repr(x)) returns, without Decimal
-        return float(number) + 0.0, None, None
-    if isinstance(number, float) and (number in (math.inf, -math.inf)):
-        return None, "invalid_number", None
-    if isinstance(number, float) and number.is_integer() and abs(number) > 2**53:
-        return None, "imprecise_number", None  # as number_text reads it
-    if isinstance(number, int) and abs(number) >= 10**40:
-        return None, "number_too_large", None
-    try:
-        return amount(repr(float(number))), None, None
-    except InvalidValue as exc:
-        return None, exc.reason, None
-
-
-amount.native_number = _native_amount
-
-
-@accepts(numbers=True, max_length=64)
-def count(text: str) -> int:
-    """A non-negative whole number."""
-    value = _non_negative_decimal(text, "invalid_num_items")
-    if value > MAX_COUNT or value != value.to_integral_value():
-        raise InvalidValue("invalid_num_items")
-    return int(value)
-
-
-MAX_COUNT = 10**9
-"""Largest ``num_items`` accepted (JSON encoders and Snap take 64-bit integers at most)."""
 
 
 # ---------------------------------------------------------------------------- column application
