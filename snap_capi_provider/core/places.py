@@ -35,8 +35,17 @@ def _alpha_2(country_code: object) -> str | None:
 # without a country.
 STATE_COUNTRIES = ("US", "CA", "AU", "BR", "MX", "IN", "DE", "ES", "IT", "FR", "GB", "JP", "NL", "AR", "CO",
                    "ZA", "NZ", "CH", "AT", "BE", "PH", "MY", "AE", "SA", "TR", "PL")
-_STATE_ALIASES = {"US": {"washingtondc": "dc", "dc": "dc", "washington d c": "dc"},
-                  "CA": {"quebecprovince": "qc", "pq": "qc", "nfld": "nl", "newfoundland": "nl"}}
+_STATE_ALIASES = {  # and the abbreviations of the AP and GPO style guides (Calif., N. Carolina, Ont.)
+    "US": {"washingtondc": "dc", "dc": "dc", "washington d c": "dc", "ala": "al", "ariz": "az", "ark": "ar",
+           "cal": "ca", "calif": "ca", "colo": "co", "conn": "ct", "del": "de", "fla": "fl", "ill": "il",
+           "ind": "in", "kan": "ks", "kans": "ks", "mass": "ma", "mich": "mi", "minn": "mn", "miss": "ms",
+           "mont": "mt", "neb": "ne", "nebr": "ne", "nev": "nv", "okla": "ok", "ore": "or", "oreg": "or",
+           "penn": "pa", "penna": "pa", "tenn": "tn", "tex": "tx", "wash": "wa", "wis": "wi", "wisc": "wi",
+           "wyo": "wy", "nmex": "nm", "ndak": "nd", "sdak": "sd", "wva": "wv", "ncarolina": "nc",
+           "scarolina": "sc", "ndakota": "nd", "sdakota": "sd", "wvirginia": "wv"},
+    "CA": {"quebecprovince": "qc", "pq": "qc", "nfld": "nl", "newfoundland": "nl", "ont": "on", "que": "qc",
+           "alta": "ab", "sask": "sk", "man": "mb", "pei": "pe"},
+}
 _ISO_SUBDIVISION = re.compile(r"([A-Za-z]{2})-[A-Za-z0-9]{1,3}")  # ISO 3166-2: "US-CA", "JP-13"
 
 

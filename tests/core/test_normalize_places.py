@@ -96,6 +96,15 @@ def test_an_iso_subdivision_code_reads_as_the_subdivision_written_out():
     assert one(n.state, "CA-QC", None) == one(n.state, "Québec", None)
 
 
+@pytest.mark.parametrize(("cell", "country", "expected"), [
+    ("Calif.", "us", "ca"), ("Mass.", None, "ma"), ("Tex.", "US", "tx"), ("N. Carolina", "us", "nc"),
+    ("W. Va.", "us", "wv"), ("Ont.", "ca", "on"), ("Que.", None, "qc"), ("Sask.", "ca", "sk"),
+    ("Calif.", "de", "calif"),  # a US abbreviation means nothing in another country's subdivisions
+])
+def test_style_guide_abbreviations_of_us_states_and_canadian_provinces(cell, country, expected):
+    assert one(n.state, cell, country) == (expected, None)
+
+
 # ------------------------------------------------------------------------------------------ countries
 
 @pytest.mark.parametrize(("cell", "expected"), [
