@@ -152,10 +152,10 @@ _GENDERS = {"m": "m", "male": "m", "man": "m", "f": "f", "female": "f", "woman":
 
 @accepts(max_length=100)
 def gender(text: str) -> str | None:
-    """``m`` or ``f``; anything else means absent (not an error)."""
+    """``m`` or ``f`` (``Female``, ``F.``); anything else means absent (not an error)."""
     if is_prehashed(text):
         return text.lower()
-    return _GENDERS.get(text.lower())
+    return _GENDERS.get(text.lower().rstrip(".").strip())
 
 
 @accepts()

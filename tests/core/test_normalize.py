@@ -153,7 +153,8 @@ def test_zip(raw, country, expected):
 
 
 @pytest.mark.parametrize(("raw", "expected"), [("Female", "f"), ("F", "f"), ("male", "m"), ("M", "m"),
-                                               ("other", None), ("x", None)])
+                                               ("F.", "f"), ("m.", "m"), ("other", None), ("x", None),
+                                               (".", None)])
 def test_gender_unknown_is_absent(raw, expected):
     assert n.gender(raw) == expected
 
