@@ -13,7 +13,8 @@ REASONS: dict[str, str] = {
     "invalid_value_type": "The cell is not text or a number this field takes (a dict, list, set, bool, date, "
                           "object): export the field as text.",
     "invalid_text_encoding": "The text cannot be encoded as UTF-8 (a lone surrogate, e.g. a broken JSON "
-                             "export): fix the export's encoding.",
+                             "export, or a CSV cell in another encoding: pass the file's file_encoding, such "
+                             "as cp1252): fix the export's encoding.",
     "not_utf8": "Bytes that are not UTF-8: decode the column before sending.",
     "invalid_control_character": "The text contains NUL or another control character: clean the column.",
     "value_too_long": "The text is longer than the field takes (1,000 characters; 2,048 for URLs and user "

@@ -63,6 +63,8 @@ class SnapCapiRowsOperator(BaseOperator):
         a glob (``s3://bucket/day=2026-12-01/*.parquet``) or a list of them. CSV, JSON lines and Parquet,
         told by extension; read chunk by chunk. Templated.
     :param file_format: ``csv``, ``jsonl`` or ``parquet``, when the extension does not tell. Templated.
+    :param file_encoding: The text encoding of CSV files (default ``utf-8``; ``cp1252`` for Excel's CSV on
+        Windows). Templated.
 
     How rows become events:
 
@@ -129,7 +131,7 @@ class SnapCapiRowsOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = (
-        "sql", "sql_conn_id", "sql_parameters", "path", "file_format", "field_mapping", "event_name",
+        "sql", "sql_conn_id", "sql_parameters", "path", "file_format", "file_encoding", "field_mapping", "event_name",
         "action_source", "pixel_id", "snap_app_id", "default_phone_region", "timezone", "event_id_columns",
         "rejected_rows_path", "rejected_rows_columns",
     )
@@ -146,6 +148,7 @@ class SnapCapiRowsOperator(BaseOperator):
         sql_parameters: Mapping[str, Any] | Sequence[Any] | None = None,
         path: Any = None,
         file_format: str | None = None,
+        file_encoding: str | None = None,
         field_mapping: Mapping[str, str] | None = None,
         event_name: str | None = None,
         action_source: str = "OFFLINE",
@@ -182,7 +185,7 @@ class SnapCapiRowsOperator(BaseOperator):
         deprecated = {name: kwargs.pop(name) for name in list(kwargs) if name in _DEPRECATED_TO_HOOK}
         super().__init__(**kwargs)
         self.data, self.sql, self.sql_conn_id, self.sql_parameters = data, sql, sql_conn_id, sql_parameters
-        self.path, self.file_format = path, file_format
+        self.path, self.file_format, self.file_encoding = path, file_format, file_encoding
         self.field_mapping, self.event_name, self.action_source = field_mapping, event_name, action_source
         self.snap_capi_conn_id, self.pixel_id, self.snap_app_id = snap_capi_conn_id, pixel_id, snap_app_id
         self.default_phone_region, self.timezone = default_phone_region, timezone
@@ -225,16 +228,11 @@ class SnapCapiRowsOperator(BaseOperator):
 
     def event_options(self) -> EventOptions:
         return EventOptions(
-            event_name=self.event_name,
-            action_source=self.action_source or "OFFLINE",
-            default_phone_region=self.default_phone_region,
-            timezone=self.timezone,
-            max_event_age_days=self.max_event_age_days,
-            max_future_skew_s=self.max_future_skew_s,
-            event_id_columns=_columns(self.event_id_columns),
-            invalid_field_policy=self.invalid_field_policy,
-            hash_madid=self.hash_madid,
-            date_order=self.date_order,
+            event_name=self.event_name, action_source=self.action_source or "OFFLINE",
+            default_phone_region=self.default_phone_region, timezone=self.timezone,
+            max_event_age_days=self.max_event_age_days, max_future_skew_s=self.max_future_skew_s,
+            event_id_columns=_columns(self.event_id_columns), invalid_field_policy=self.invalid_field_policy,
+            hash_madid=self.hash_madid, date_order=self.date_order,
         )
 
     def delivery_options(self) -> DeliveryOptions:
@@ -250,12 +248,9 @@ class SnapCapiRowsOperator(BaseOperator):
     def shard(self) -> Shard | None:
         if self.shard_count == 1:
             return None
-        key = self.shard_key
-        if not key:
-            mapping = self.field_mapping or {}
-            key = next((column for name, column in mapping.items() if name in ("event_id", "order_id",
-                                                                                "client_dedup_id", "transaction_id")),
-                       None)
+        ids = ("event_id", "order_id", "client_dedup_id", "transaction_id")  # the mapped id, unless named
+        key = self.shard_key or next((column for name, column in (self.field_mapping or {}).items() if name in ids),
+                                     None)
         if not key:
             raise ValueError("shard_count > 1 needs shard_key: the column that assigns each row to one shard "
                              "(e.g. an order id).")
@@ -286,7 +281,7 @@ class SnapCapiRowsOperator(BaseOperator):
             rows = open_rows(data=self.data, sql=self.sql, sql_conn_id=self.sql_conn_id,
                              sql_parameters=self.sql_parameters, path=self.path, file_format=self.file_format,
                              chunk_rows=self.chunk_rows, count_rows=self.count_rows, context=context,
-                             stack=stack)
+                             stack=stack, file_encoding=self.file_encoding)
             self.log.info("Reading %s%s.", rows.description,
                           f" ({rows.total_rows:,} rows)" if rows.total_rows is not None else "")
             problem = known_total_problem(self, rows.total_rows)

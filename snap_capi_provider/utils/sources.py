@@ -60,19 +60,20 @@ def check_one_source(data: Any, sql: str | None, path: Any) -> None:
 
 def open_rows(*, data: Any, sql: str | None, sql_conn_id: str | None, sql_parameters: Any, path: Any,
               file_format: str | None, chunk_rows: int, count_rows: bool, context: Any,
-              stack: ExitStack) -> OpenedRows:
+              stack: ExitStack, file_encoding: str | None = None) -> OpenedRows:
     """Open the one source given; raises ``ValueError`` naming what is wrong."""
     given = source_names(data, sql, path)
     if len(given) != 1:
         raise ValueError("Give exactly one source of rows: data (rows from an upstream task), sql (with "
                          f"sql_conn_id) or path (files); got {given or 'none'}.")
-    for name, value, reads_it in (("sql_parameters", sql_parameters, "sql"), ("file_format", file_format, "path")):
+    for name, value, reads_it in (("sql_parameters", sql_parameters, "sql"), ("file_format", file_format, "path"),
+                                  ("file_encoding", file_encoding, "path")):
         if value is not None and given != [reads_it]:
             log.warning("%s is ignored: only %s reads it, and the rows come from %s.", name, reads_it, given[0])
     if given == ["sql"]:
         return _open_sql(str(sql), sql_conn_id, sql_parameters, chunk_rows, count_rows, stack)
     if given == ["path"]:
-        return _open_files(path, file_format, chunk_rows)
+        return _open_files(path, file_format, chunk_rows, file_encoding)
     if isinstance(data, XComArg):
         data = data.resolve(context)
         how = "Rows arrived through XCom: they are"
@@ -126,12 +127,12 @@ def expand_paths(path: Any) -> list[ObjectStoragePath]:
     return files
 
 
-def _open_files(path: Any, file_format: str | None, chunk_rows: int) -> OpenedRows:
+def _open_files(path: Any, file_format: str | None, chunk_rows: int, encoding: str | None) -> OpenedRows:
     files = expand_paths(path)
     if not files:
         raise InputError(f"No file matches path {path!r}.")
-    sources = [FileSource(str(file), (lambda file=file: file.open("rb")), file_format_for(str(file), file_format))
-               for file in files]
+    sources = [FileSource(str(file), (lambda file=file: file.open("rb")), file_format_for(str(file), file_format),
+                          encoding or "utf-8") for file in files]
     counts = [source.row_count() for source in sources]
     total = sum(counts) if all(count is not None for count in counts) else None  # type: ignore[misc]
     chunks = itertools.chain.from_iterable(iter_file_chunks(source, chunk_rows) for source in sources)

@@ -3,6 +3,7 @@ dry-run without sending, and refuse ambiguous or empty input, all in real ``dag.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import time
@@ -111,6 +112,22 @@ def test_files_by_glob_csv_jsonl_and_parquet(snap_conn, tmp_path):
     assert task_state(dag_run, "send") == "success"
     assert xcom(dag_run, "send")["accepted"] == 900
     assert len(snap_conn.accepted_count_by_event_id(PIXEL)) == 900
+
+
+def test_excels_european_csv_semicolons_decimal_commas_and_cp1252(snap_conn, tmp_path):
+    rows = make_rows(40)
+    for row in rows:
+        row["first_name"] = "Renée"
+    frame = pd.DataFrame(rows)
+    frame.to_csv(tmp_path / "export.csv", index=False, sep=";", decimal=",", encoding="cp1252")
+    mapping = {**MAPPING, "first_name": "first_name"}
+    dag_run = run_dag(one_task_dag("excel_csv", path=str(tmp_path / "export.csv"), file_encoding="{{ 'cp1252' }}",
+                                   field_mapping=mapping))
+    assert task_state(dag_run, "send") == "success"
+    assert (xcom(dag_run, "send")["accepted"], xcom(dag_run, "send")["rejected"]) == (40, 0)
+    (event,) = [e for e in snap_conn.accepted_events(PIXEL) if e["event_id"] == "o-1"]
+    assert event["custom_data"]["value"] == 11.0
+    assert event["user_data"]["fn"] == [hashlib.sha256("renée".encode()).hexdigest()]
 
 
 def test_dry_run_sends_nothing_and_still_reports_and_writes_rejected_rows(snap_conn, tmp_path, monkeypatch):

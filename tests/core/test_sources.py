@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from benchmarks.data import MAPPING, iter_rows
+from snap_capi_provider.core import normalize as n
 from snap_capi_provider.core import pipeline, prepare
 from snap_capi_provider.core.client import SnapCapiClient
 from snap_capi_provider.core.delivery import BatchOutcome
@@ -413,6 +414,18 @@ def test_the_csv_separator_is_told_by_the_header_line_only(tmp_path, header, sep
     path.write_text(f"{header}\n" + header.replace("email", "a@example.com") + "\n")
     (frame,) = iter_file_chunks(FileSource.local(str(path)))
     assert list(frame.columns) == header.split(separator)
+
+
+def test_a_csv_in_another_encoding_reads_with_its_file_encoding(tmp_path):
+    path = tmp_path / "rows.csv"
+    path.write_bytes("email;first_name\na@example.com;Renée\n".encode("cp1252"))
+    (frame,) = iter_file_chunks(FileSource.local(str(path), encoding="cp1252"))
+    assert frame.to_dict("records") == [{"email": "a@example.com", "first_name": "Renée"}]
+    (frame,) = iter_file_chunks(FileSource.local(str(path)))  # read as UTF-8: that cell is refused, not guessed
+    values, errors = n.normalize_column(frame["first_name"], n.name)
+    assert values == [None] and errors == ["invalid_text_encoding"]
+    with pytest.raises(InputError, match="file_encoding 'klingon' is no text encoding"):
+        FileSource.local(str(path), encoding="klingon")
 
 
 def test_a_csv_in_a_folder_named_like_tsv_is_still_comma_separated(tmp_path):

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import codecs
 import functools
 import gzip
 import io
@@ -66,10 +67,20 @@ class FileSource:
     name: str
     open: Callable[[], IO[bytes]]
     file_format: str
+    encoding: str = "utf-8"
+    """The text encoding of a CSV file (``cp1252`` for Excel's on Windows); JSON lines are UTF-8."""
+
+    def __post_init__(self) -> None:
+        try:
+            codecs.lookup(self.encoding)
+        except (LookupError, TypeError):
+            raise InputError(f"file_encoding {self.encoding!r} is no text encoding Python knows (e.g. 'utf-8', "
+                             "'cp1252', 'latin-1').") from None
 
     @classmethod
-    def local(cls, path: str, file_format: str | None = None) -> FileSource:
-        return cls(str(path), lambda: open(path, "rb"), file_format_for(str(path), file_format))
+    def local(cls, path: str, file_format: str | None = None, encoding: str | None = None) -> FileSource:
+        return cls(str(path), lambda: open(path, "rb"), file_format_for(str(path), file_format),
+                   encoding or "utf-8")
 
     def row_count(self) -> int | None:
         """Rows in the file when its metadata says so without reading it (Parquet), else None."""
@@ -114,11 +125,11 @@ def _file_chunks(source: FileSource, chunk_rows: int) -> Iterator[pd.DataFrame]:
             yield from _parquet_chunks(stream, chunk_rows)
         elif source.file_format == "csv":
             if source.name.lower().removesuffix(".gz").endswith(".tsv"):
-                yield from _csv_chunks(stream, chunk_rows, "\t")
+                yield from _csv_chunks(stream, chunk_rows, "\t", source.encoding)
             else:
                 header = stream.readline(_MAX_HEADER_BYTES)
                 yield from _csv_chunks(io.BufferedReader(_Replayed(header, stream)), chunk_rows,
-                                       _separator_of(header))
+                                       _separator_of(header.decode(source.encoding, "replace")), source.encoding)
         else:
             yield from _jsonl_chunks(stream, chunk_rows)
 
@@ -127,12 +138,12 @@ _MAX_HEADER_BYTES = 1 << 20
 _OTHER_SEPARATORS = (";", "\t", "|")
 
 
-def _separator_of(header: bytes) -> str:
+def _separator_of(header: str) -> str:
     """``,`` unless the header line has no comma but another separator: ``;`` (Excel's CSV where the
     comma is the decimal mark), a tab or ``|``. Only the header decides, never a value."""
-    if b"," in header:
+    if "," in header:
         return ","
-    counts = {separator: header.count(separator.encode()) for separator in _OTHER_SEPARATORS}
+    counts = {separator: header.count(separator) for separator in _OTHER_SEPARATORS}
     best = max(counts, key=counts.__getitem__)
     return best if counts[best] and list(counts.values()).count(counts[best]) == 1 else ","
 
@@ -156,18 +167,18 @@ class _Replayed(io.RawIOBase):
         return len(data)
 
 
-def _csv_chunks(stream: IO[bytes], chunk_rows: int, separator: str) -> Iterator[pd.DataFrame]:
+def _csv_chunks(stream: IO[bytes], chunk_rows: int, separator: str, encoding: str) -> Iterator[pd.DataFrame]:
     try:
         # index_col=False: a trailing separator on every row is not read as a first column of row labels
         # (which shifted every value one column left). A later line with more fields than the header is
         # skipped by pandas with a warning naming it: it comes back as a rejected row.
         reader = pd.read_csv(stream, sep=separator, dtype=object, keep_default_na=False, na_values=[""],
-                             chunksize=chunk_rows, encoding="utf-8", encoding_errors="surrogateescape",
+                             chunksize=chunk_rows, encoding=encoding, encoding_errors="surrogateescape",
                              index_col=False, on_bad_lines="warn" if _bad_lines_warn() else "error")
     except pd.errors.EmptyDataError:
         return
     except UnicodeError:
-        raise InputError(_NOT_UTF8) from None
+        raise InputError(_not_text(encoding)) from None
     rows_before = 0  # data rows of the earlier chunks, malformed lines included
     columns: list[str] = []
     with reader:
@@ -189,7 +200,7 @@ def _csv_chunks(stream: IO[bytes], chunk_rows: int, separator: str) -> Iterator[
                 rows_before += len(frame)
                 yield frame
         except UnicodeError:  # pandas reading the header's names (a cell's odd bytes are that row's rejection)
-            raise InputError(_NOT_UTF8) from None
+            raise InputError(_not_text(encoding)) from None
 
 
 _SKIPPED_LINE = re.compile(r"Skipping line (\d+): expected \d+ fields, saw \d+")
@@ -247,7 +258,9 @@ def _empty_like(columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame({column: pd.Series([], dtype=object) for column in columns})
 
 
-_NOT_UTF8 = "The CSV header is not UTF-8 text (a Latin-1 or UTF-16 export?): save the file as UTF-8."
+def _not_text(encoding: str) -> str:
+    return (f"The CSV header is not {'UTF-8' if codecs.lookup(encoding).name == 'utf-8' else encoding} text (a "
+            "Latin-1 or UTF-16 export?): save the file as UTF-8, or pass its file_encoding.")
 
 
 def _check_header(columns: list[str]) -> None:
