@@ -84,8 +84,8 @@ FIELDS: tuple[SnapField, ...] = (
                         ("Ann <ann@x.io>", "ann@x.io")),
               rejected=(("a@b", "invalid_email"), ("a@@x.com", "invalid_email"))),
     SnapField("ph", "user_data", rules.phone, hashed=True, as_list=True,
-              aliases=("phone", "phone_number", "mobile_phone", "mobile_number", "cell_phone", "telephone",
-                       "hashed_phone_number", "hashed_phone"),
+              aliases=("phone", "phone_number", "phone_no", "mobile_phone", "mobile_number", "cell_phone", "telephone",
+                       "tel", "msisdn", "hashed_phone_number", "hashed_phone"),
               v2_key="hashed_phone_number", v2_hashed=True,
               description="Phone number with country code (row country or default region).",
               accepted=(("+44 844 412 4653", "448444124653"), ("(650) 555-1212", "US", "16505551212"),
@@ -93,17 +93,17 @@ FIELDS: tuple[SnapField, ...] = (
               rejected=(("07700 900123", "GB", "invalid_phone"), ("6505551212", "phone_without_country_code"),
                         ("1-800-FLOWERS", "US", "invalid_phone"))),
     SnapField("fn", "user_data", rules.name, hashed=True, as_list=True,
-              aliases=("first_name", "firstname", "hashed_first_name_sha"), v2_key="hashed_first_name_sha",
+              aliases=("first_name", "fname", "given_name", "hashed_first_name_sha"), v2_key="hashed_first_name_sha",
               v2_hashed=True, v2_soundex_key="hashed_first_name_sdx", description="First name.",
               accepted=(("Raphaël", "raphaël"), ("O’Brien", "obrien")),
               rejected=((True, "invalid_value_type"), ({"a": 1}, "invalid_value_type"))),
     SnapField("ln", "user_data", rules.name, hashed=True, as_list=True,
-              aliases=("last_name", "lastname", "surname", "hashed_last_name_sha"),
+              aliases=("last_name", "lname", "surname", "family_name", "hashed_last_name_sha"),
               v2_key="hashed_last_name_sha", v2_hashed=True, v2_soundex_key="hashed_last_name_sdx",
               description="Last name.",
               accepted=(("Straße", "straße"), ("D'Angelo", "dangelo")),
               rejected=(("42", None),)),
-    SnapField("ge", "user_data", rules.gender, hashed=True, as_list=True, aliases=("gender",),
+    SnapField("ge", "user_data", rules.gender, hashed=True, as_list=True, aliases=("gender", "sex"),
               description="Gender, m or f.",
               accepted=(("Female", "f"), ("M", "m")),
               rejected=(("other", None),)),
@@ -208,6 +208,7 @@ FIELDS: tuple[SnapField, ...] = (
 
 BY_KEY: dict[str, SnapField] = {field.key: field for field in FIELDS}
 BY_NAME: dict[str, SnapField] = {name.lower(): field for field in FIELDS for name in field.names}
+_BY_COMPACT_NAME = {name.replace("_", ""): field for name, field in BY_NAME.items()}  # PhoneNumber, OrderID
 HASHED_KEYS: frozenset[str] = frozenset(field.key for field in FIELDS if field.hashed)
 USER_DATA_KEYS: frozenset[str] = frozenset(field.key for field in FIELDS if field.location == "user_data")
 IDENTITY_RULE = "em, or ph, or madid, or client_ip_address and client_user_agent"
@@ -215,8 +216,10 @@ IDENTITY_RULE = "em, or ph, or madid, or client_ip_address and client_user_agent
 
 def resolve(name: str) -> SnapField | None:
     """The field a Snap key or alias names (case-insensitive; spaces and hyphens read as ``_``, so the
-    headers ``First Name`` and ``User-Agent`` name ``fn`` and ``client_user_agent``), or None."""
-    return BY_NAME.get(_HEADER_BREAK.sub("_", name.strip().lower()))
+    headers ``First Name`` and ``User-Agent`` name ``fn`` and ``client_user_agent``; written without
+    them too: ``PhoneNumber``, ``OrderID``), or None."""
+    key = _HEADER_BREAK.sub("_", name.strip().lower())
+    return BY_NAME.get(key) or _BY_COMPACT_NAME.get(key.replace("_", ""))
 
 
 _HEADER_BREAK = re.compile(r"[\s\-]+")

@@ -334,7 +334,10 @@ def test_numbers_in_text_fields_are_read_as_text_not_refused():
                                          ("E-mail", "em"), ("Phone Number", "ph"), ("Zip Code", "zp"),
                                          ("Postal Code", "zp"), ("IP Address", "client_ip_address"),
                                          ("User-Agent", "client_user_agent"), ("Mobile Phone", "ph"),
-                                         ("mobile_number", "ph"), ("Cell Phone", "ph"), ("Telephone", "ph")])
+                                         ("mobile_number", "ph"), ("Cell Phone", "ph"), ("Telephone", "ph"),
+                                         ("PhoneNumber", "ph"), ("EmailAddress", "em"), ("OrderID", "order_id"),
+                                         ("IPAddress", "client_ip_address"), ("fname", "fn"), ("Family Name", "ln"),
+                                         ("sex", "ge"), ("msisdn", "ph")])
 def test_spreadsheet_headers_with_spaces_or_hyphens_name_their_field(header, key):
     from snap_capi_provider.core import fields
 
