@@ -211,6 +211,7 @@ class _Run:
         if self.mapping is None:
             self.mapping = resolve_mapping(list(frame.columns), self.field_mapping)
             self._check_columns(frame)
+            _log_mapping(self.mapping, list(frame.columns), explicit=self.field_mapping is not None)
             if self.client.api_version == "v2":  # v2 has no name for these: say so, never drop them quietly
                 self.not_in_v2 = [key for key in self.mapping if BY_KEY[key].v2_key is None]
         else:
@@ -461,6 +462,16 @@ def _pieces(chunks: Iterable[pd.DataFrame], rows: int) -> Iterator[pd.DataFrame]
         for start in range(0, len(frame), rows):
             piece = frame.iloc[start:start + rows]
             yield _keeping_unreadable(piece, frame, range(start, start + len(piece)))
+
+
+def _log_mapping(mapping: Mapping[str, str], columns: list[object], explicit: bool) -> None:
+    """The fields and the columns they come from, and the columns not sent (names only, never values):
+    where a column named unlike any field (``pn``, ``mobile``) was meant to be sent, the log says so."""
+    unsent = [str(column) for column in columns if str(column) not in set(mapping.values())]
+    log.info("Snap fields from columns (%s): %s.%s", "field_mapping" if explicit else "by column name",
+             ", ".join(f"{key} <- {column!r}" for key, column in mapping.items()),
+             f" Columns not sent: {', '.join(map(repr, unsent[:50]))}{' ...' if len(unsent) > 50 else ''}."
+             if unsent else "")
 
 
 def _keeping_unreadable(part: pd.DataFrame, frame: pd.DataFrame, positions: Sequence[int]) -> pd.DataFrame:

@@ -157,6 +157,17 @@ def test_a_later_chunk_of_dict_rows_may_lack_a_column(emu):
     assert report.accepted == 10
 
 
+def test_the_log_names_the_mapping_and_the_columns_not_sent_never_values(emu, caplog):
+    caplog.set_level(logging.INFO, logger="snap_capi_provider.core.pipeline")
+    rows = [{"email": "a@example.com", "pn": "+1 650 555 1212", "timestamp": int(time.time()) - 60, "amount": 1,
+             "currency": "USD"}]
+    report = run(emu, rows, mapping=None)
+    assert report.accepted == 1
+    (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Snap fields from columns")]
+    assert line == ("Snap fields from columns (by column name): em <- 'email', event_time <- 'timestamp', "
+                    "value <- 'amount', currency <- 'currency'. Columns not sent: 'pn'.")
+
+
 def test_a_bad_mapping_fails_before_any_request(emu):
     with pytest.raises(MappingError, match=r"missing column\(s\) \['emial'\]\. Available columns: \['order"):
         run(emu, pii_rows(5), mapping={**MAPPING, "em": "emial"})
