@@ -38,12 +38,14 @@ def amount(text: str) -> float:
 _CURRENCY_MARK = re.compile(r"^(?:[$€£¥₹]|[A-Z]{3})\s*|\s*(?:[$€£¥₹]|[A-Z]{3})$")
 _GROUP_SPACES = " \u00a0\u202f'"  # 1 299,00 (French, often a no-break space), 1'299.00 (Swiss)
 _AMBIGUOUS_COMMA = re.compile(r"[1-9]\d{0,2},\d{3}")  # 1,299: one thousand two hundred, or 1.299
-_WRITTEN_AMOUNTS = (  # (pattern, grouping characters, decimal mark), each form unambiguous
-    (re.compile(r"[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?"), ",", "."),  # 1,299.00  1,000,000
-    (re.compile(r"[1-9]\d?(?:,\d{2})+,\d{3}(?:\.\d+)?"), ",", "."),  # Indian lakhs: 1,00,000.00
-    (re.compile(r"[1-9]\d{0,2}(?:\.\d{3})+(?:,\d+)?"), ".", ","),  # 1.299,00  1.000.000
-    (re.compile(rf"[1-9]\d{{0,2}}(?:[{_GROUP_SPACES}]\d{{3}})+(?:[.,]\d+)?"), _GROUP_SPACES, ","),
-    (re.compile(r"\d+,\d+"), "", ","),  # a decimal comma: 42,50  0,999
+_WRITTEN_AMOUNTS = tuple(  # (pattern, grouping characters dropped, decimal mark), each form unambiguous
+    (re.compile(pattern), str.maketrans("", "", grouping), decimal_mark) for pattern, grouping, decimal_mark in (
+        (r"[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?", ",", "."),  # 1,299.00  1,000,000
+        (r"[1-9]\d?(?:,\d{2})+,\d{3}(?:\.\d+)?", ",", "."),  # Indian lakhs: 1,00,000.00
+        (r"[1-9]\d{0,2}(?:\.\d{3})+(?:,\d+)?", ".", ","),  # 1.299,00  1.000.000
+        (rf"[1-9]\d{{0,2}}(?:[{_GROUP_SPACES}]\d{{3}})+(?:[.,]\d+)?", _GROUP_SPACES, ","),
+        (r"\d+,\d+", "", ","),  # a decimal comma: 42,50  0,999
+    )
 )
 
 
@@ -58,7 +60,7 @@ def _plain_amount(text: str) -> str:
         raise InvalidValue("invalid_value")
     for pattern, grouping, decimal_mark in _WRITTEN_AMOUNTS:
         if pattern.fullmatch(text):
-            digits = text.translate(dict.fromkeys(map(ord, grouping)))
+            digits = text.translate(grouping)
             return digits.replace(",", ".") if decimal_mark == "," else digits
     raise InvalidValue("invalid_value")
 

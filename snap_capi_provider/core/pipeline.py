@@ -467,7 +467,8 @@ def _pieces(chunks: Iterable[pd.DataFrame], rows: int) -> Iterator[pd.DataFrame]
 def _log_mapping(mapping: Mapping[str, str], columns: list[object], explicit: bool) -> None:
     """The fields and the columns they come from, and the columns not sent (names only, never values):
     where a column named unlike any field (``pn``, ``mobile``) was meant to be sent, the log says so."""
-    unsent = [str(column) for column in columns if str(column) not in set(mapping.values())]
+    mapped = set(mapping.values())
+    unsent = [str(column) for column in columns if str(column) not in mapped]
     log.info("Snap fields from columns (%s): %s.%s", "field_mapping" if explicit else "by column name",
              ", ".join(f"{key} <- {column!r}" for key, column in mapping.items()),
              f" Columns not sent: {', '.join(map(repr, unsent[:50]))}{' ...' if len(unsent) > 50 else ''}."
