@@ -22,7 +22,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
-from snap_capi_provider.core.text import InvalidValue, accepts, clean_text, is_absent, is_prehashed, number_text
+from snap_capi_provider.core.text import (
+    InvalidValue,
+    accepts,
+    clean_text,
+    is_absent,
+    is_prehashed,
+    number_text,
+    spreadsheet_unwrapped,
+)
 
 # ------------------------------------------------------------------------------------ birth dates
 
@@ -155,6 +163,9 @@ def _date_of_birth(text: str, day_first: bool) -> str:
                 return _checked(int(parts["y"]), _month(parts["m"]), int(parts["d"]))
     if _INCOMPLETE.fullmatch(lower):
         raise InvalidValue("incomplete_date_of_birth")
+    inner = spreadsheet_unwrapped(text)  # ="1997-12-26", '1997-12-26
+    if inner is not None:
+        return _date_of_birth(inner, day_first)
     raise InvalidValue("invalid_date_of_birth")
 
 

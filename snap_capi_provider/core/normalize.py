@@ -60,6 +60,7 @@ from snap_capi_provider.core.text import (  # noqa: F401
     clean_text,
     is_prehashed,
     sha256_hex,
+    spreadsheet_unwrapped,
     to_text,
 )
 
@@ -95,10 +96,21 @@ MAX_EMAIL_LENGTH = 254
 def email(text: str) -> str:
     """Lower case; ``mailto:`` and ``Name <addr>`` unwrapped; must be a valid address of at most 254 characters.
 
-    Dots and ``+tags`` are kept (they are part of the address Snap matches).
+    Dots and ``+tags`` are kept (they are part of the address Snap matches). A spreadsheet's wrapper
+    around an address (``="a@example.com"``, ``"a@example.com"``) is unwrapped.
     """
     if is_prehashed(text):
         return text.lower()
+    try:
+        return _email(text)
+    except InvalidValue:
+        inner = spreadsheet_unwrapped(text)
+        if inner is None:
+            raise
+        return _email(inner)
+
+
+def _email(text: str) -> str:
     value = text
     if "<" in value:
         match = _DISPLAY_NAME.fullmatch(value)

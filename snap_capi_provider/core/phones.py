@@ -22,7 +22,15 @@ from functools import cache, lru_cache
 import phonenumbers
 from phonenumbers import PhoneMetadata
 
-from snap_capi_provider.core.text import INVISIBLE_MARKS, InvalidValue, accepts, is_number, is_prehashed, number_text
+from snap_capi_provider.core.text import (
+    INVISIBLE_MARKS,
+    InvalidValue,
+    accepts,
+    is_number,
+    is_prehashed,
+    number_text,
+    spreadsheet_unwrapped,
+)
 
 _MAX_DIGITS = 20  # no E.164 number has more (3 for the country code, at most 17 for the national part)
 _MIN_NSN, _MAX_NSN = 2, 17  # phonenumbers' own bounds for a national significant number
@@ -45,9 +53,10 @@ def clean_phone(text: str) -> tuple[str, str]:
     ``prefix`` is ``"+"`` for a number written with ``+`` (or ``＋``), ``"00"`` for one dialled with a
     leading ``00`` (stripped from the digits), ``""`` for a national number. Drops a ``tel:`` scheme and
     its parameters, an extension, separators, invisible marks and a float's ``.0`` (``6505551212.0``);
-    reads non-ASCII digits (Arabic-Indic, full-width, ...) as digits. Letters and other symbols are
-    refused. A ``(0)`` after the country code stays in the digits: ``phonenumbers`` drops it where it
-    is a trunk prefix (``+44 (0)20``) and keeps it where it is part of the number (``+39 (0)6``).
+    reads non-ASCII digits (Arabic-Indic, full-width, ...) as digits; unwraps a spreadsheet's wrapper
+    (``="+16505551212"``, ``'+16505551212``). Letters and other symbols are refused. A ``(0)`` after the
+    country code stays in the digits: ``phonenumbers`` drops it where it is a trunk prefix (``+44 (0)20``)
+    and keeps it where it is part of the number (``+39 (0)6``).
     """
     if "." in text and (floating := _FLOAT_TEXT.fullmatch(text)):
         text = floating.group(1)
@@ -66,7 +75,10 @@ def clean_phone(text: str) -> tuple[str, str]:
     value = _EXTENSION.sub("", value)
     value = value.translate(_SEPARATORS).strip()
     if not _ALLOWED.fullmatch(value):
-        raise InvalidValue("invalid_phone")
+        inner = spreadsheet_unwrapped(text)  # ="+16505551212", '+16505551212
+        if inner is None:
+            raise InvalidValue("invalid_phone")
+        return clean_phone(inner)
     digits = value.replace(" ", "").lstrip("+")
     if "+" in digits:
         raise InvalidValue("invalid_phone")

@@ -13,7 +13,14 @@ from functools import cache, lru_cache
 import numpy as np
 import pycountry
 
-from snap_capi_provider.core.text import InvalidValue, accepts, is_prehashed, number_text, sha256_hex
+from snap_capi_provider.core.text import (
+    InvalidValue,
+    accepts,
+    is_prehashed,
+    number_text,
+    sha256_hex,
+    spreadsheet_unwrapped,
+)
 
 
 def _key(text: str) -> str:
@@ -45,7 +52,17 @@ _STATE_ALIASES = {  # and the abbreviations of the AP and GPO style guides (Cali
            "scarolina": "sc", "ndakota": "nd", "sdakota": "sd", "wvirginia": "wv"},
     "CA": {"quebecprovince": "qc", "pq": "qc", "nfld": "nl", "newfoundland": "nl", "ont": "on", "que": "qc",
            "alta": "ab", "sask": "sk", "man": "mb", "pei": "pe"},
+    "MX": {"cdmx": "cmx", "df": "cmx", "distritofederal": "cmx", "edomex": "mex", "edodemex": "mex",
+           "estadodemexico": "mex", "veracruz": "ver", "coahuila": "coa", "michoacan": "mic", "ags": "agu",
+           "bc": "bcn", "camp": "cam", "coah": "coa", "chis": "chp", "chih": "chh", "dgo": "dur", "gto": "gua",
+           "hgo": "hid", "mich": "mic", "nl": "nle", "qro": "que", "qroo": "roo", "qr": "roo", "tamps": "tam",
+           "tlax": "tla", "slp": "slp"},  # the abbreviations Mexicans write (CDMX, N.L., Q. Roo), not ISO's
+    "DE": {"bavaria": "by", "lowersaxony": "ni", "northrhinewestphalia": "nw", "rhinelandpalatinate": "rp",
+           "saxony": "sn", "saxonyanhalt": "st", "thuringia": "th", "hesse": "he",
+           "mecklenburgwesternpomerania": "mv"},  # the English names
 }
+_GERMAN_ASCII = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue"})
+"""How German names are written without umlauts (``Thueringen``, ``Baden-Wuerttemberg``)."""
 _ISO_SUBDIVISION = re.compile(r"([A-Za-z]{2})-[A-Za-z0-9]{1,3}")  # ISO 3166-2: "US-CA", "JP-13"
 
 
@@ -66,6 +83,8 @@ def _state_table(country_code: str) -> dict[str, str]:
     for sub in subdivisions:
         code, target = sub.code.split("-", 1)[1].lower(), _state_code(sub)
         table.setdefault(_key(sub.name), target)
+        if country_code in ("DE", "AT", "CH"):
+            table.setdefault(_key(sub.name.translate(_GERMAN_ASCII)), target)
         if code == target:
             table.setdefault(code, target)
     for alias, code in _STATE_ALIASES.get(country_code, {}).items():
@@ -298,6 +317,16 @@ def zip_code(text: str, country_code: object = None) -> str | None:
     """
     if is_prehashed(text):
         return text.lower()
+    try:
+        return _zip_code(text, country_code)
+    except InvalidValue:
+        inner = spreadsheet_unwrapped(text)  # ="02134", how exports keep a leading zero
+        if inner is None:
+            raise
+        return _zip_code(inner, country_code)
+
+
+def _zip_code(text: str, country_code: object) -> str:
     value = "".join(text.lower().split())
     country = _alpha_2(country_code)
     number = _WRITTEN_NUMBER.fullmatch(value)

@@ -52,6 +52,32 @@ def sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+_QUOTE_PAIRS = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019"}
+_DOUBLE_QUOTES = "\"\u201c\u201d"
+
+
+def spreadsheet_unwrapped(text: str) -> str | None:
+    """The value inside a wrapper a spreadsheet or an export put around it, else ``None``.
+
+    Excel's text formula (``="02134"``, how exports keep a zip's leading zero), surrounding quotes
+    (``"+1 650 555 1212"``), and the text marker ``'`` of a cell typed as text or defused against
+    formulas (``'+16505551212``). Only for rules whose values never hold quotes (phones, zips, birth
+    dates, the edges of an e-mail address), which try it when the text as written is invalid.
+    """
+    if len(text) > 3 and text.startswith('="') and text.endswith('"'):
+        inner = text[2:-1]
+    elif len(text) > 2 and text[-1] == _QUOTE_PAIRS.get(text[0]):
+        inner = text[1:-1]
+    elif len(text) > 1 and text[0] == "'":
+        inner = text[1:]
+    else:
+        return None
+    inner = inner.strip()
+    if not inner or inner[0] in _QUOTE_PAIRS or any(quote in inner for quote in _DOUBLE_QUOTES):
+        return None
+    return inner
+
+
 def accepts(*, numbers: bool = True, dates: bool = False, max_length: int = DEFAULT_MAX_LENGTH,
             hook: Callable[[object, object], object] | None = None) -> Callable:
     """Declare what a rule takes besides text (see :func:`cell_text`)."""
