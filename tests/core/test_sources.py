@@ -479,7 +479,7 @@ def test_an_item_of_a_list_that_is_no_row_is_refused_before_the_first_chunk():
 
 
 @pytest.mark.parametrize("content", [b"e\xe9mail,timestamp\na@example.com,1\n",
-                                     "email,timestamp\n".encode("utf-16")])
+                                     "email,timestamp\n".encode("utf-16-le")])  # UTF-16 with no BOM
 def test_a_csv_header_that_is_not_utf8_is_a_clear_error_naming_the_file(tmp_path, content):
     path = tmp_path / "export.csv"
     path.write_bytes(content)

@@ -1,6 +1,7 @@
 """Rows of CSV, JSON-lines and Parquet files, read chunk by chunk from any file-like storage.
 
-- CSV: comma-separated, or as the header line shows (``;``, tab, ``|`` where it has no comma); every cell as
+- CSV: comma-separated, or as the header line shows (``;``, tab, ``|`` where it has no comma) or an Excel
+  ``sep=;`` line before it names; UTF-16 when it starts with that byte order mark; every cell as
   text (a zip's or phone's leading zero survives), an empty cell is absent; bytes
   that are not UTF-8 become a row-level rejection, never a crash, and so does a line with more fields
   than the header (``malformed_csv_line``).
@@ -124,18 +125,42 @@ def _file_chunks(source: FileSource, chunk_rows: int) -> Iterator[pd.DataFrame]:
         if source.file_format == "parquet":
             yield from _parquet_chunks(stream, chunk_rows)
         elif source.file_format == "csv":
-            if source.name.lower().removesuffix(".gz").endswith(".tsv"):
-                yield from _csv_chunks(stream, chunk_rows, "\t", source.encoding)
-            else:
+            stream, encoding = _utf16_as_utf8(stream, source.encoding)
+            header = stream.readline(_MAX_HEADER_BYTES)
+            separator = _separator_line(header, encoding)
+            if separator is not None:  # Excel's "sep=;" line, before the header
                 header = stream.readline(_MAX_HEADER_BYTES)
-                yield from _csv_chunks(io.BufferedReader(_Replayed(header, stream)), chunk_rows,
-                                       _separator_of(header.decode(source.encoding, "replace")), source.encoding)
+            elif source.name.lower().removesuffix(".gz").endswith(".tsv"):
+                separator = "\t"
+            else:
+                separator = _separator_of(header.decode(encoding, "replace"))
+            yield from _csv_chunks(io.BufferedReader(_Replayed(header, stream)), chunk_rows, separator, encoding)
         else:
             yield from _jsonl_chunks(stream, chunk_rows)
 
 
 _MAX_HEADER_BYTES = 1 << 20
 _OTHER_SEPARATORS = (";", "\t", "|")
+_SEPARATOR_LINE = re.compile(r'\ufeff?"?sep=(.)"?\s*', re.IGNORECASE)
+
+
+def _utf16_as_utf8(stream: IO[bytes], encoding: str) -> tuple[IO[bytes], str]:
+    """A CSV that starts with a UTF-16 byte order mark (Excel's "Unicode text" export) is read as UTF-16,
+    re-encoded as UTF-8 on the way, when ``file_encoding`` was left at UTF-8: the mark is unambiguous."""
+    start = stream.read(2)
+    replayed = io.BufferedReader(_Replayed(start, stream))
+    utf8 = codecs.lookup(encoding).name in ("utf-8", "utf-8-sig")
+    if utf8 and start in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        return codecs.EncodedFile(replayed, "utf-8", "utf-16"), "utf-8"  # type: ignore[return-value]
+    return replayed, encoding
+
+
+def _separator_line(line: bytes, encoding: str) -> str | None:
+    """The separator an Excel ``sep=;`` first line names, else None."""
+    if b"sep=" not in line[:12].lower():
+        return None
+    match = _SEPARATOR_LINE.fullmatch(line.decode(encoding, "replace"))
+    return match[1] if match else None
 
 
 def _separator_of(header: str) -> str:
@@ -163,8 +188,9 @@ class _Replayed(io.RawIOBase):
             buffer[:n], self._head = self._head[:n], self._head[n:]
             return n
         data = self._rest.read(len(buffer))
-        buffer[:len(data)] = data
-        return len(data)
+        n = min(len(buffer), len(data))  # a re-encoding stream may give more than it was asked for
+        buffer[:n], self._head = data[:n], memoryview(data)[n:]
+        return n
 
 
 def _csv_chunks(stream: IO[bytes], chunk_rows: int, separator: str, encoding: str) -> Iterator[pd.DataFrame]:
@@ -193,7 +219,7 @@ def _csv_chunks(stream: IO[bytes], chunk_rows: int, separator: str, encoding: st
                         yield _with_malformed(_empty_like(columns), malformed, rows_before)
                     return
                 columns = list(frame.columns)
-                _check_header(columns)
+                _check_header(columns, encoding)
                 frame = frame.where(frame.notna(), None)
                 frame.index = range(len(frame))
                 frame = _with_malformed(frame, malformed, rows_before)
@@ -263,9 +289,11 @@ def _not_text(encoding: str) -> str:
             "Latin-1 or UTF-16 export?): save the file as UTF-8, or pass its file_encoding.")
 
 
-def _check_header(columns: list[str]) -> None:
+def _check_header(columns: list[str], encoding: str) -> None:
     """Each header name once: pandas renames a repeated header (``email``, ``email.1``), and which one is
-    the email would be a guess."""
+    the email would be a guess. NUL characters in it are UTF-16 text without its byte order mark."""
+    if any("\x00" in str(column) for column in columns):
+        raise InputError(_not_text(encoding))
     names = set(columns)
     for column in columns:
         base, dot, number = str(column).rpartition(".")
