@@ -100,6 +100,18 @@ def test_a_stream_whose_later_chunk_brings_an_unmapped_snap_column_fails_clearly
     assert (report.rows, report.accepted + report.rejected + report.failed) == (1, 1)
 
 
+def test_a_dataframe_s_named_index_is_sent_as_its_columns(emu):
+    frame = pd.DataFrame({"email": ["a@example.com", "b@example.com"], "event_id": ["e-1", "e-2"],
+                          "event_time": [NOW, NOW]}).set_index(["event_id", "email"])  # a groupby's keys, say
+    report = send(emu, iter_chunks(frame, 10))
+    assert (report.rows, report.accepted) == (2, 2)
+    assert sorted(event["event_id"] for event in emu.accepted_events()) == ["e-1", "e-2"]
+    labelled = pd.DataFrame({"email": ["a@example.com"]}, index=pd.Index([7], name="email"))
+    assert next(iter_chunks(labelled, 10)).to_dict("records") == [{"email": "a@example.com"}]  # the column wins
+    unnamed = pd.DataFrame({"email": ["a@example.com"]}, index=[7])
+    assert list(next(iter_chunks(unnamed, 10)).columns) == ["email"]  # row labels are no data
+
+
 def test_non_string_dict_keys_keep_their_values(emu):
     rows = [{"event_id": f"e-{i}", "event_time": NOW, "em": "a@example.com", 7: f"v{i}"} for i in range(3)]
     frame = next(iter_chunks(rows, 10))

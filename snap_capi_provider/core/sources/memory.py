@@ -92,9 +92,18 @@ def _slices(frame: pd.DataFrame, chunk_rows: int) -> Iterator[pd.DataFrame]:
     if isinstance(frame.columns, pd.MultiIndex):
         raise InputError("The DataFrame's columns have several levels (a MultiIndex): flatten them to one name "
                          "each, e.g. frame.columns = ['_'.join(map(str, c)) for c in frame.columns].")
-    frame = frame.rename(columns=str)
+    frame = _with_index_columns(frame).rename(columns=str)
     for start in range(0, len(frame), chunk_rows):
         yield frame.iloc[start:start + chunk_rows]
+
+
+def _with_index_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """A named index (``frame.set_index("email")``, a ``groupby``'s keys) holds the rows' values: its levels
+    become columns, as ``reset_index`` makes them; unnamed levels (row labels) are no data, and a level
+    named like a column is left to that column."""
+    columns = {str(column) for column in frame.columns}
+    levels = [name for name in frame.index.names if name is not None and str(name) not in columns]
+    return frame.reset_index(level=levels) if levels else frame
 
 
 def frame_from_records(records: Sequence[Mapping[Any, Any]], columns: Sequence[str] | None = None) -> pd.DataFrame:
