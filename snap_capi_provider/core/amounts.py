@@ -5,7 +5,7 @@ from __future__ import annotations
 import decimal
 import math
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import pycountry
 
@@ -14,14 +14,46 @@ from snap_capi_provider.core.text import InvalidValue, accepts
 _NO_CURRENCY = frozenset({"XXX", "XTS"})  # ISO 4217 "no currency" and "testing"
 
 
-@accepts(max_length=16)
+@accepts(max_length=40)
 @lru_cache(maxsize=512)
 def currency(text: str) -> str:
-    """Upper-case ISO 4217 code; ``XXX`` (no currency) and ``XTS`` (testing) are refused."""
+    """Upper-case ISO 4217 code; ``XXX`` (no currency) and ``XTS`` (testing) are refused.
+
+    A currency's ISO name (``Euro``, ``US Dollars``, ``Pound Sterling``) or a sign that names one currency
+    (``€``, ``£``, ``₹``, ``US$``, ``CA$``, ``R$``) reads as its code; ``$``, ``¥``, ``kr`` and ``dollars``
+    (several currencies each) are refused, never guessed.
+    """
     code = text.upper()
-    if len(code) != 3 or code in _NO_CURRENCY or pycountry.currencies.get(alpha_3=code) is None:
+    if len(code) == 3 and code not in _NO_CURRENCY and pycountry.currencies.get(alpha_3=code) is not None:
+        return code
+    found = _CURRENCY_SIGNS.get(text.replace(" ", "")) or _currency_names().get(
+        "".join(ch for ch in text.lower() if ch.isalpha()))
+    if found is None:
         raise InvalidValue("invalid_currency")
-    return code
+    return found
+
+
+_CURRENCY_SIGNS = {"€": "EUR", "£": "GBP", "₹": "INR", "₩": "KRW", "₪": "ILS", "₫": "VND", "₱": "PHP",
+                   "฿": "THB", "₦": "NGN", "₽": "RUB", "₺": "TRY", "₴": "UAH", "US$": "USD", "CA$": "CAD",
+                   "A$": "AUD", "AU$": "AUD", "NZ$": "NZD", "R$": "BRL", "MX$": "MXN", "HK$": "HKD",
+                   "NT$": "TWD", "CN¥": "CNY"}
+"""Signs of one currency each (CLDR's English symbols and the national signs); ``$`` and ``¥`` are several."""
+
+
+@cache
+def _currency_names() -> dict[str, str]:
+    """ISO 4217 names (and their plurals) by their letters, lower case; a name two codes share is left out.
+    Codes beginning with X are metals, funds and units, except the CFA, CFP and East Caribbean currencies."""
+    names: dict[str, set[str]] = {}
+    for entry in pycountry.currencies:
+        code = entry.alpha_3
+        if code in _NO_CURRENCY or (code.startswith("X") and code not in ("XAF", "XOF", "XPF", "XCD", "XCG")):
+            continue
+        letters = "".join(ch for ch in entry.name.lower() if ch.isalpha())
+        for key in (letters, letters + "s"):
+            names.setdefault(key, set()).add(code)
+    found = {key: codes.pop() for key, codes in names.items() if len(codes) == 1}
+    return {**found, "renminbi": "CNY", "rmb": "CNY", "yuan": "CNY", "sterling": "GBP"}
 
 
 @accepts(numbers=True, max_length=64)

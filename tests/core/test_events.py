@@ -198,7 +198,8 @@ def test_event_names(name, expected):
     ({"amount": "12,345", "currency": "EUR"}, "invalid_value"),
     ({"amount": -1, "currency": "EUR"}, "invalid_value"),
     ({"amount": "1e999999", "currency": "EUR"}, "invalid_value"),
-    ({"amount": 10, "currency": "EURO"}, "invalid_currency"),
+    ({"amount": 10, "currency": "$"}, "invalid_currency"),  # US, Canadian, Mexican...: never guessed
+    ({"amount": "19.99", "currency": "€"}, None),
     ({"amount": decimal.Decimal("19.99"), "currency": "eur"}, None),
 ])
 def test_purchase_needs_currency_and_value(row, expected):

@@ -239,10 +239,23 @@ def test_all_zero_madid_is_absent_and_counted():
 # --- currencies, IPs ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("raw", "error"), [("XXX", "invalid_currency"), ("xts", "invalid_currency"),
-                                            ("EURO", "invalid_currency"), (840, "invalid_currency"),
-                                            ([], "invalid_value_type")])
-def test_currency_rejects_no_currency_testing_and_non_codes(raw, error):
+                                            ("BTC", "invalid_currency"), (840, "invalid_currency"),
+                                            ("$", "invalid_currency"), ("¥", "invalid_currency"),
+                                            ("dollars", "invalid_currency"), ("kr", "invalid_currency"),
+                                            ("C$", "invalid_currency"),  # Canada's, or Nicaragua's córdoba
+                                            ("Gold", "invalid_currency"), ([], "invalid_value_type")])
+def test_currency_rejects_no_currency_testing_non_codes_and_signs_of_several(raw, error):
     assert n.normalize_column([raw], n.currency) == ([None], [error])
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("eur", "EUR"), ("Euro", "EUR"), ("EURO", "EUR"), ("euros", "EUR"), ("€", "EUR"), ("US Dollar", "USD"),
+    ("US Dollars", "USD"), ("US$", "USD"), ("US $", "USD"), ("Pound Sterling", "GBP"), ("£", "GBP"),
+    ("Canadian Dollar", "CAD"), ("CA$", "CAD"), ("R$", "BRL"), ("MX$", "MXN"), ("₹", "INR"), ("RMB", "CNY"),
+    ("Yen", "JPY"), ("Swiss Franc", "CHF"), ("CFA Franc BEAC", "XAF"),
+])
+def test_currency_names_and_signs_of_one_currency_read_as_its_code(raw, expected):
+    assert n.normalize_column([raw], n.currency) == ([expected], [None])
 
 
 @pytest.mark.parametrize(("raw", "expected"), [("::ffff:1.2.3.4", "::ffff:1.2.3.4"),
