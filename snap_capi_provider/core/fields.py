@@ -160,7 +160,7 @@ FIELDS: tuple[SnapField, ...] = (
               v2_hashed=True, description="iOS identifier for vendor, a UUID."),
     # custom data
     SnapField("currency", "custom_data", rules.currency, v2_key="currency", description="ISO 4217 code.",
-              accepted=(("usd", "USD"),),
+              accepted=(("usd", "USD"), ("€", "EUR"), ("US Dollars", "USD")),
               rejected=(("XXX", "invalid_currency"), ("dollars", "invalid_currency"))),
     SnapField("value", "custom_data", rules.amount, aliases=("price", "revenue", "amount"), v2_key="price",
               description="Monetary value of the event.",

@@ -44,7 +44,7 @@ REASONS: dict[str, str] = {
     "invalid_madid": "Not a mobile advertising id: send the IDFA / GAID UUID.",
     "invalid_ip_address": "Not a valid IPv4 or IPv6 address.",
     # custom data
-    "invalid_currency": "Not an ISO 4217 currency code (XXX and XTS are refused).",
+    "invalid_currency": "Not an ISO 4217 currency code, name or sign of one currency ($ and ¥ are several).",
     "invalid_num_items": "Not a whole number between 0 and 1,000,000,000.",
     "invalid_content_ids": "content_ids is not a list of ids, a JSON array of them or a comma-separated text.",
     "invalid_contents": "contents is not a list (or JSON array) of items with a text `id` and optionally a "
