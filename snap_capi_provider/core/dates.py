@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from snap_capi_provider.core.text import (
+    Absent,
     InvalidValue,
     accepts,
     clean_text,
@@ -57,18 +58,25 @@ _INCOMPLETE = re.compile(
     r"|\d{1,2}:\d{2}(?::\d{2})?(?:\s*[ap]\.?m\.?)?|\d{1,2}\s*[ap]\.?m\.?"  # a time of day
     rf"|{_WORDS}(?:[\s,./-]+\d{{1,4}}(?:st|nd|rd|th)?)?|\d{{1,4}}(?:st|nd|rd|th)?[\s,./-]*{_WORDS}"  # names
 )
-_OLDEST_YEAR = 1800
+MAX_AGE_YEARS = 120
+"""A birth date further back is no living customer's: a placeholder (``1900-01-01``), left out, not sent."""
+PLACEHOLDER_DATE_OF_BIRTH = "placeholder_date_of_birth"
 
 
 def _checked(year: int, month: int, day: int) -> str:
-    if year < _OLDEST_YEAR or not 1 <= month <= 12 or not 1 <= day <= 31:
+    if year == month == day == 0:
+        raise Absent(PLACEHOLDER_DATE_OF_BIRTH)  # MySQL's zero date, 0000-00-00: no date at all
+    if not 1 <= month <= 12 or not 1 <= day <= 31:
         raise InvalidValue("invalid_date_of_birth")
     try:
         born = dt.date(year, month, day)
     except ValueError:
         raise InvalidValue("invalid_date_of_birth") from None
-    if born > _today():
+    today = _today()
+    if born > today:
         raise InvalidValue("date_of_birth_in_future")
+    if year < today.year - MAX_AGE_YEARS:  # 1900-01-01, 0001-01-01: a system's stand-in for no date
+        raise Absent(PLACEHOLDER_DATE_OF_BIRTH)
     return f"{year:04d}{month:02d}{day:02d}"
 
 
@@ -118,7 +126,8 @@ def date_of_birth(text: str) -> str:
     Accepted: ISO ``YYYY-MM-DD`` (``/`` or ``.`` too, a time part ignored, ``12:00:00 AM`` too), ``YYYYMMDD``,
     US ``M/D/YYYY``, ``D/M/YYYY`` when the day is over 12, ``D.M.YYYY`` (``M.D.YYYY`` when the second part is
     over 12), and month names (``December 26, 1997``, ``26 Dec 1997``). A date with a part missing, a time,
-    a word or a two-digit year is rejected.
+    a word or a two-digit year is rejected. A placeholder for no date (``0000-00-00``, a date more than 120
+    years ago such as ``1900-01-01``) is absent, counted as ``placeholder_date_of_birth``.
     ``12/11/1997`` is read month first (US); :func:`date_of_birth_day_first` reads it day first.
     """
     return _date_of_birth(text, day_first=False)

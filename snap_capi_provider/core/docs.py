@@ -145,6 +145,7 @@ WARNINGS: dict[str, str] = {
     "snap_warning": "`snap_warning: <message>` (validation): Snap accepted the event but warned; the message is "
                     "Snap's own.",
     "madid_opted_out": NOTES["madid_opted_out"],
+    "placeholder_date_of_birth": NOTES["placeholder_date_of_birth"],
     "<field>_not_sent_in_v2": "With `api_version=\"v2\"`, a mapped field the v2 event has no name for (`ge`, "
                               "`db`, `country`, `external_id`, ...): counted per row, not sent. v3 carries it.",
 }

@@ -255,7 +255,11 @@ def build_events(frame: pd.DataFrame, mapping: Mapping[str, str], options: Event
         else:
             values, errors = rules.normalize_column(frame[source], rule, notes=notes)
             done[(source, rule)] = (values, errors)
-        readiness.opted_out += sum(count for note, count in notes.items() if note.endswith("_opted_out"))
+        for note, count in notes.items():
+            if note.endswith("_opted_out"):
+                readiness.opted_out += count
+            else:  # e.g. a placeholder birth date: absent, and said in the report's warnings
+                warnings[note] = warnings.get(note, 0) + count
         reject(errors, snap_field, values)
         plain[key] = values
 

@@ -54,6 +54,7 @@ from snap_capi_provider.core.structured import (  # noqa: F401  (re-exported)
 from snap_capi_provider.core.text import (  # noqa: F401
     DEFAULT_MAX_LENGTH,
     SHA256_HEX,
+    Absent,
     InvalidValue,
     accepts,
     cell_text,
@@ -63,19 +64,6 @@ from snap_capi_provider.core.text import (  # noqa: F401
     spreadsheet_unwrapped,
     to_text,
 )
-
-
-class Absent(Exception):
-    """Raised by a rule for a value that means "absent" for a reason worth counting (``note``).
-
-    :func:`normalize_column` turns it into ``(None, None)`` and counts ``note`` in its ``notes`` dict,
-    e.g. ``madid_opted_out`` for the all-zero advertising id.
-    """
-
-    def __init__(self, note: str):
-        super().__init__(note)
-        self.note = note
-
 
 # -------------------------------------------------------------------------------------- PII rules
 

@@ -32,7 +32,7 @@ REASONS: dict[str, str] = {
                      "international number: check the digits and the country.",
     "phone_without_country_code": "A national number without a country to read it in: map `country` or set "
                                   "`default_phone_region`.",
-    "invalid_date_of_birth": "Not a date of birth (no such calendar date, before 1800, or not a date form).",
+    "invalid_date_of_birth": "Not a date of birth (no such calendar date, or not a date form).",
     "incomplete_date_of_birth": "A date of birth with a part missing (a year alone, no day, a month name, a "
                                 "time, 'now'): send year, month and day.",
     "ambiguous_date_of_birth": "A two-digit year: send four digits, e.g. 12/26/1997.",
@@ -91,6 +91,8 @@ REASONS: dict[str, str] = {
 NOTES: dict[str, str] = {
     "madid_opted_out": "The all-zero advertising id (the user denied tracking): left out of the event, the row "
                        "is kept.",
+    "placeholder_date_of_birth": "A birth date that stands for none (0000-00-00, or more than 120 years ago "
+                                 "such as 1900-01-01): left out of the event, the row is kept.",
 }
 """Values that are absent for a reason worth counting, never a rejection (see ``normalize_column(notes=)``)."""
 

@@ -30,6 +30,18 @@ class InvalidValue(ValueError):
         self.reason = reason
 
 
+class Absent(Exception):
+    """Raised by a rule for a value that means "absent" for a reason worth counting (``note``).
+
+    :func:`~snap_capi_provider.core.normalize.normalize_column` turns it into ``(None, None)`` and counts
+    ``note`` in its ``notes`` dict, e.g. ``madid_opted_out`` for the all-zero advertising id.
+    """
+
+    def __init__(self, note: str):
+        super().__init__(note)
+        self.note = note
+
+
 SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 DEFAULT_MAX_LENGTH = 1000
 """Longest text a field takes (URLs and user agents declare 2,048, emails 254); longer is ``value_too_long``."""

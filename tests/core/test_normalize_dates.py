@@ -58,7 +58,7 @@ def test_day_first_refuses_what_the_us_rule_refuses(raw):
     ("today", "incomplete_date_of_birth"),
     ("12/26/97", "ambiguous_date_of_birth"), (12345, "invalid_date_of_birth"), (-19971226, "invalid_date_of_birth"),
     ("-1", "invalid_date_of_birth"), ("1997-02-30", "invalid_date_of_birth"), ("13/13/1997", "invalid_date_of_birth"),
-    ("17971226", "invalid_date_of_birth"), ("2999-01-01", "date_of_birth_in_future"),
+    ("0000-01-01", "invalid_date_of_birth"), ("2999-01-01", "date_of_birth_in_future"),
     ("not a date", "invalid_date_of_birth"),
     ("Smarch 3, 1997", "invalid_date_of_birth"), (True, "invalid_value_type"), ({"y": 1997}, "invalid_value_type"),
     (dt.time(10, 30), "invalid_value_type"),
@@ -146,3 +146,28 @@ def test_a_birth_date_exported_with_a_twelve_hour_time_keeps_its_date(raw):
 def test_nanoseconds_never_round_an_event_up_to_the_next_second():
     moment = pd.Timestamp("2024-11-19 07:06:40.9999999", tz="UTC")
     assert n.normalize_event_times([moment, "2024-11-19T07:06:40.9999999Z"], None) == ([SECONDS] * 2, [None] * 2)
+
+
+@pytest.mark.parametrize("cell", ["0000-00-00", "0000-00-00 00:00:00", "00/00/0000", "00000000", "1900-01-01",
+                                  "0001-01-01", "01/01/1753", "17971226", "1899-12-30", dt.date(1900, 1, 1)])
+def test_a_placeholder_birth_date_is_absent_and_counted_not_a_rejection(cell):
+    # MySQL's zero date, Go's and .NET's zero time, SQL Server's and Excel's first days: no one's birthday
+    notes: dict[str, int] = {}
+    assert n.normalize_column([cell], n.date_of_birth, notes=notes) == ([None], [None])
+    assert notes == {"placeholder_date_of_birth": 1}
+
+
+def test_a_birth_date_120_years_ago_is_still_a_birth_date():
+    year = dt.date.today().year - 120
+    assert n.normalize_column([f"{year}-12-31"], n.date_of_birth) == ([f"{year}1231"], [None])
+
+
+def test_a_row_whose_birth_date_is_a_placeholder_is_sent_without_it_and_the_report_says_so():
+    from snap_capi_provider.core.events import EventOptions, build_events, resolve_mapping
+
+    now = int(dt.datetime.now(dt.timezone.utc).timestamp()) - 60
+    frame = pd.DataFrame({"event_id": ["a", "b"], "event_time": [now, now], "email": ["a@example.com"] * 2,
+                          "date_of_birth": ["0000-00-00", "1997-12-26"]})
+    result = build_events(frame, resolve_mapping(list(frame.columns), None), EventOptions(event_name="SIGN_UP"))
+    assert result.rejected == [] and result.warnings == {"placeholder_date_of_birth": 1}
+    assert result.events.plain["db"] == [None, "19971226"]
