@@ -1,6 +1,7 @@
 """CSV as Excel writes it beyond the plain comma-separated UTF-8: its "Unicode text" export (UTF-16 with a
-byte order mark, tab-separated, CRLF lines) and the ``sep=;`` line it reads and writes before the header.
-Each gives exactly the events of the same rows in memory."""
+byte order mark, tab-separated, CRLF lines) and the ``sep=;`` line it reads and writes before the header;
+JSON lines as Windows PowerShell's ``>`` writes them (UTF-16). Each gives exactly the events of the same
+rows in memory."""
 
 from __future__ import annotations
 
@@ -58,3 +59,11 @@ def test_a_column_named_sep_is_still_a_column(tmp_path):
     path.write_text("sep=x,email\nsomething,a@example.com\n")
     (frame,) = iter_file_chunks(FileSource.local(str(path)))
     assert list(frame.columns) == ["sep=x", "email"]
+
+
+def test_json_lines_written_as_utf16_give_the_same_events(reference, tmp_path):  # noqa: F811
+    data, _, _ = reference
+    text = "\r\n".join(pd.DataFrame(data).to_json(orient="records", lines=True).splitlines()) + "\r\n"
+    path = tmp_path / "export.jsonl"
+    path.write_bytes(text.encode("utf-16"))
+    assert_same(reference, iter_file_chunks(FileSource.local(str(path)), CHUNK))

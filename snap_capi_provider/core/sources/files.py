@@ -136,7 +136,7 @@ def _file_chunks(source: FileSource, chunk_rows: int) -> Iterator[pd.DataFrame]:
                 separator = _separator_of(header.decode(encoding, "replace"))
             yield from _csv_chunks(io.BufferedReader(_Replayed(header, stream)), chunk_rows, separator, encoding)
         else:
-            yield from _jsonl_chunks(stream, chunk_rows)
+            yield from _jsonl_chunks(_utf16_as_utf8(stream, "utf-8")[0], chunk_rows)  # PowerShell's > writes UTF-16
 
 
 _MAX_HEADER_BYTES = 1 << 20
@@ -145,7 +145,7 @@ _SEPARATOR_LINE = re.compile(r'\ufeff?"?sep=(.)"?\s*', re.IGNORECASE)
 
 
 def _utf16_as_utf8(stream: IO[bytes], encoding: str) -> tuple[IO[bytes], str]:
-    """A CSV that starts with a UTF-16 byte order mark (Excel's "Unicode text" export) is read as UTF-16,
+    """A file that starts with a UTF-16 byte order mark (Excel's "Unicode text" export) is read as UTF-16,
     re-encoded as UTF-8 on the way, when ``file_encoding`` was left at UTF-8: the mark is unambiguous."""
     start = stream.read(2)
     replayed = io.BufferedReader(_Replayed(start, stream))
