@@ -116,7 +116,7 @@ class AsyncSnapCapiClient:
         started = time.monotonic()
         try:
             async with self._session.get(self.base_url + path, params={**(params or {}), **token_query},
-                                         headers=headers,
+                                         headers=headers, allow_redirects=False,  # as the sync client
                                          timeout=aiohttp.ClientTimeout(total=self._total)) as http:
                 status, raw = http.status, await http.text()
                 retry_after = retry_after_seconds(http.headers.get("Retry-After"))

@@ -443,3 +443,40 @@ def test_a_json_answer_nested_past_python_s_stack_is_unreadable_not_a_crash(stat
             OAuthTokenProvider("cid", "secret-123456", "refresh-123456", f"{url}/token").token()
     finally:
         server.shutdown()
+
+
+def test_the_async_client_follows_no_redirect_either():
+    """The token rides in the URL: a redirect (a misconfigured Launch Pad) is answered, never followed."""
+    import asyncio
+    import http.server
+    import threading
+
+    from snap_capi_provider.core.async_client import AsyncSnapCapiClient
+
+    hits: list[str] = []
+
+    class Redirecting(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            hits.append(self.path.split("?")[0])
+            self.send_response(302 if "elsewhere" not in self.path else 200)
+            self.send_header("Location", "/elsewhere")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirecting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    async def read():
+        async with AsyncSnapCapiClient(TOKEN, f"http://127.0.0.1:{server.server_port}",
+                                       retry=RetryPolicy(max_retries=0)) as client:
+            return await client.get_json(*client.stats_path(PIXEL))
+
+    try:
+        answer = asyncio.run(read())
+    finally:
+        server.shutdown()
+    assert answer.status_code == 302 and not answer.ok
+    assert hits == [f"/v3/{PIXEL}/events/validate/stats"]
