@@ -9,7 +9,7 @@ from functools import cache, lru_cache
 
 import pycountry
 
-from snap_capi_provider.core.text import InvalidValue, accepts
+from snap_capi_provider.core.text import InvalidValue, accepts, fold_width
 
 _NO_CURRENCY = frozenset({"XXX", "XTS"})  # ISO 4217 "no currency" and "testing"
 
@@ -23,6 +23,7 @@ def currency(text: str) -> str:
     (``€``, ``£``, ``₹``, ``US$``, ``CA$``, ``R$``) reads as its code; ``$``, ``¥``, ``kr`` and ``dollars``
     (several currencies each) are refused, never guessed.
     """
+    text = fold_width(text)
     code = text.upper()
     if len(code) == 3 and code not in _NO_CURRENCY and pycountry.currencies.get(alpha_3=code) is not None:
         return code

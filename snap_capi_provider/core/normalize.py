@@ -59,6 +59,7 @@ from snap_capi_provider.core.text import (  # noqa: F401
     accepts,
     cell_text,
     clean_text,
+    fold_width,
     is_prehashed,
     sha256_hex,
     spreadsheet_unwrapped,
@@ -139,6 +140,7 @@ def name(text: str) -> str | None:
         return None
     if text.isascii():
         return _ASCII_NOT_LETTER.sub("", text.lower()) or None
+    text = fold_width(text)
     value = "".join(ch for ch in _NAME_DROP.sub("", text.lower()) if ch.isalpha() or _is_mark(ch))
     return unicodedata.normalize("NFC", value) or None
 
@@ -155,7 +157,7 @@ def gender(text: str) -> str | None:
     """``m`` or ``f`` (``Female``, ``F.``); anything else means absent (not an error)."""
     if is_prehashed(text):
         return text.lower()
-    return _GENDERS.get(text.lower().rstrip(".").strip())
+    return _GENDERS.get(fold_width(text).lower().rstrip(".").strip())
 
 
 @accepts()

@@ -16,6 +16,7 @@ import pycountry
 from snap_capi_provider.core.text import (
     InvalidValue,
     accepts,
+    fold_width,
     is_prehashed,
     number_text,
     sha256_hex,
@@ -231,6 +232,7 @@ def country(text: str) -> str:
     """ISO 3166-1 alpha-2, lower case; codes, English, official and native names mapped; unknown rejected."""
     if is_prehashed(text):
         return text.lower()
+    text = fold_width(text)
     # No country's name has a slash: "N/A" is a placeholder, not Namibia (NA).
     if "/" in text:
         raise InvalidValue("invalid_country")
@@ -327,7 +329,9 @@ def zip_code(text: str, country_code: object = None) -> str | None:
 
 
 def _zip_code(text: str, country_code: object) -> str:
-    value = "".join(text.lower().split())
+    value = "".join(fold_width(text).lower().split())
+    if not value.isascii():  # digits of another script (٩٤٠٢٥) as the ASCII digits a zip is written with
+        value = "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in value)
     country = _alpha_2(country_code)
     number = _WRITTEN_NUMBER.fullmatch(value)
     if number is not None:

@@ -64,6 +64,18 @@ def sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+_WIDTH_FORMS = re.compile("[\u3000\uff01-\uffee]")
+
+
+def fold_width(text: str) -> str:
+    """Full-width and half-width forms, typed through an East Asian input method, as the characters they
+    stand for (``ＵＳ`` is ``US``, ``９４０２５`` is ``94025``, ``ｼﾞｮﾝ`` is ``ジョン``); other text as it is."""
+    if text.isascii() or _WIDTH_FORMS.search(text) is None:
+        return text
+    folded = _WIDTH_FORMS.sub(lambda match: unicodedata.normalize("NFKC", match.group()), text)
+    return unicodedata.normalize("NFC", folded)
+
+
 _QUOTE_PAIRS = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019"}
 _DOUBLE_QUOTES = "\"\u201c\u201d"
 
