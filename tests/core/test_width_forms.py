@@ -15,18 +15,29 @@ def one(rule, value, country=None):
     return values[0], errors[0]
 
 
-@pytest.mark.parametrize(("text", "folded"), [("ＵＳ", "US"), ("９４０２５", "94025"), ("ｼﾞｮﾝ", "ジョン"),
-                                              ("Ｍｅｎｌｏ\u3000Ｐａｒｋ", "Menlo Park"), ("José", "José"), ("plain", "plain")])
+@pytest.mark.parametrize(("text", "folded"), [
+    ("ＵＳ", "US"), ("９４０２５", "94025"), ("ｼﾞｮﾝ", "ジョン"), ("Ｍｅｎｌｏ\u3000Ｐａｒｋ", "Menlo Park"),
+    ("José", "José"), ("plain", "plain"),
+])
 def test_width_forms_fold_to_the_characters_they_stand_for(text, folded):
     assert fold_width(text) == folded
 
 
 @pytest.mark.parametrize(("rule", "cell", "country", "expected"), [
-    (n.name, "ＪＯＨＮ", None, "john"), (n.name, "ｼﾞｮﾝ", None, "ジョン"), (n.city, "Ｍｅｎｌｏ Ｐａｒｋ", None, "menlopark"),
-    (n.country, "ＵＳ", None, "us"), (n.country, "ｊｐ", None, "jp"), (n.state, "ＣＡ", "US", "ca"),
-    (n.zip_code, "９４０２５", "US", "94025"), (n.zip_code, "٩٤٠٢٥", "US", "94025"), (n.zip_code, "ＳＷ１Ａ １ＡＡ", "GB", "sw1a1aa"),
-    (n.gender, "Ｆ", None, "f"), (n.currency, "ｅｕｒ", None, "EUR"), (n.email, "ＡＢ@example.com", None, "ab@example.com"),
-    (n.phone, "＋１ ６５０ ５５５ １２１２", None, "16505551212"), (n.date_of_birth, "１９９７-１２-２６", None, "19971226"),
+    (n.name, "ＪＯＨＮ", None, "john"),
+    (n.name, "ｼﾞｮﾝ", None, "ジョン"),
+    (n.city, "Ｍｅｎｌｏ Ｐａｒｋ", None, "menlopark"),
+    (n.country, "ＵＳ", None, "us"),
+    (n.country, "ｊｐ", None, "jp"),
+    (n.state, "ＣＡ", "US", "ca"),
+    (n.zip_code, "９４０２５", "US", "94025"),
+    (n.zip_code, "٩٤٠٢٥", "US", "94025"),
+    (n.zip_code, "ＳＷ１Ａ １ＡＡ", "GB", "sw1a1aa"),
+    (n.gender, "Ｆ", None, "f"),
+    (n.currency, "ｅｕｒ", None, "EUR"),
+    (n.email, "ＡＢ@example.com", None, "ab@example.com"),
+    (n.phone, "＋１ ６５０ ５５５ １２１２", None, "16505551212"),
+    (n.date_of_birth, "１９９７-１２-２６", None, "19971226"),
 ])
 def test_every_matching_field_reads_width_forms_as_what_they_stand_for(rule, cell, country, expected):
     assert one(rule, cell, country) == (expected, None)
