@@ -146,6 +146,7 @@ WARNINGS: dict[str, str] = {
                     "Snap's own.",
     "madid_opted_out": NOTES["madid_opted_out"],
     "placeholder_date_of_birth": NOTES["placeholder_date_of_birth"],
+    "placeholder_value": NOTES["placeholder_value"],
     "<field>_not_sent_in_v2": "With `api_version=\"v2\"`, a mapped field the v2 event has no name for (`ge`, "
                               "`db`, `country`, `external_id`, ...): counted per row, not sent. v3 carries it.",
 }

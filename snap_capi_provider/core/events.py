@@ -233,8 +233,9 @@ def build_events(frame: pd.DataFrame, mapping: Mapping[str, str], options: Event
 
     # Country first: phones, states and zips read it (a pre-hashed country as the code it is the hash of).
     countries: list[object] = [None] * n
+    notes: dict[str, int] = {}  # values absent for a reason worth counting (a placeholder, an opt-out)
     if "country" in mapping:
-        country_values, errors = rules.normalize_column(column("country"), BY_KEY["country"].rule)
+        country_values, errors = rules.normalize_column(column("country"), BY_KEY["country"].rule, notes=notes)
         reject(errors, BY_KEY["country"], country_values)
         plain["country"] = country_values
         countries = list(map(country_context, country_values))
@@ -244,24 +245,23 @@ def build_events(frame: pd.DataFrame, mapping: Mapping[str, str], options: Event
         if key in ("country", "event_time"):
             continue
         rule = rules.BIRTH_DATE_RULES[options.date_order] if key == "db" else snap_field.rule
-        notes: dict[str, int] = {}
         if (source, rule) in done and key not in _COUNTRY_CONTEXT and key != "ph":
             values, errors = done[(source, rule)]  # e.g. one column as both event_id and order_id
         elif key == "ph":
             context = rules.phone_context(countries, options.default_phone_region)
-            values, errors = rules.normalize_column(frame[source], rule, context)
+            values, errors = rules.normalize_column(frame[source], rule, context, notes=notes)
         elif key in _COUNTRY_CONTEXT:
-            values, errors = rules.normalize_column(frame[source], rule, countries)
+            values, errors = rules.normalize_column(frame[source], rule, countries, notes=notes)
         else:
             values, errors = rules.normalize_column(frame[source], rule, notes=notes)
             done[(source, rule)] = (values, errors)
-        for note, count in notes.items():
-            if note.endswith("_opted_out"):
-                readiness.opted_out += count
-            else:  # e.g. a placeholder birth date: absent, and said in the report's warnings
-                warnings[note] = warnings.get(note, 0) + count
         reject(errors, snap_field, values)
         plain[key] = values
+    for note, count in notes.items():
+        if note.endswith("_opted_out"):
+            readiness.opted_out += count
+        else:  # a placeholder (N/A, 0000-00-00): absent, and said in the report's warnings
+            warnings[note] = warnings.get(note, 0) + count
 
     _fill_constant(plain, "event_name", options.event_name, n, reasons, rules.event_name)
     _fill_constant(plain, "action_source", options.action_source, n, reasons, rules.action_source)

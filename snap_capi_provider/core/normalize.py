@@ -400,12 +400,21 @@ def _apply(rule: Rule, value: object, ctx: Hashable, with_context: bool,
             spaced = value.translate(_LINE_BREAKS_TO_SPACES)
             if spaced != value:
                 return _apply(rule, spaced, ctx, with_context, max_length)
+        if type(value) is str and value.strip().lower() in VALUE_PLACEHOLDERS:
+            return None, None, PLACEHOLDER_VALUE  # an export's word for no value, in a field it cannot be
         return None, exc.reason, None
     except (ValueError, TypeError, ArithmeticError, LookupError, RecursionError, AttributeError):
         # A library surprised by odd input (a parser, phonenumbers, pycountry): a row-level reason,
         # never a traceback from deep inside it.
         return None, "invalid_value", None
 
+
+VALUE_PLACEHOLDERS = NAME_PLACEHOLDERS | {"nan", "nil", "-", "--", "?", "#div/0!", "#null!", "#num!", "n.a",
+                                         "not provided", "none provided", "no data", "not known", "tbd"}
+"""Cells that stand for no value (SQL's NULL, pandas' ``nan``, Excel's errors exported as text): where a
+field's rule refuses one (no e-mail, phone, zip, country or date is called ``N/A``), the value is absent,
+counted as ``placeholder_value``, and the row kept."""
+PLACEHOLDER_VALUE = "placeholder_value"
 
 _MEMOS.update({phone: {}, date_of_birth: {}, date_of_birth_day_first: {}})
 

@@ -105,8 +105,8 @@ def state(text: str, country_code: object = None) -> str | None:
     ``country_code`` (the row's country, any case) picks the country's subdivisions; without it US and
     Canadian names are mapped. An ISO 3166-2 code (``US-CA``) gives its subdivision's code when its
     prefix is the row's country or the row has none. A name that is no known subdivision is kept as its
-    letters, but an export's placeholder for no value (``N/A``, ``NULL``, ``unknown``) is
-    ``invalid_state``, never hashed as a state.
+    letters, but an export's placeholder for no value (``N/A``, ``NULL``, ``unknown``) is absent
+    (``placeholder_value``), never hashed as a state.
     """
     if is_prehashed(text):
         return text.lower()

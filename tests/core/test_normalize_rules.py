@@ -125,20 +125,24 @@ def test_int_zip_that_lost_its_leading_zero_gets_it_back(cell, country, expected
 
 
 def test_zip_rejects_bools_and_non_zips():
-    assert n.normalize_column([True, "n/a", "12"], n.zip_code, ["us", None, "us"])[1] == [
+    assert n.normalize_column([True, "n-a", "12"], n.zip_code, ["us", None, "us"])[1] == [
         "invalid_value_type", "invalid_zip", "invalid_zip"]
 
 
-def test_a_zip_without_a_digit_is_a_placeholder_not_a_postcode():
+def test_a_zip_without_a_digit_is_no_postcode_and_a_placeholder_is_absent():
     cells = ["NULL", "None", "nan", "unknown", "n-a", "SW1A 1AA", "D02 X285", "00-950"]
-    values, errors = n.normalize_column(cells, n.zip_code, ["gb"] * len(cells))
-    assert errors == ["invalid_zip"] * 5 + [None] * 3
-    assert values[5:] == ["sw1a1aa", "d02x285", "00-950"]
+    notes: dict[str, int] = {}
+    values, errors = n.normalize_column(cells, n.zip_code, ["gb"] * len(cells), notes=notes)
+    assert errors == [None] * 4 + ["invalid_zip"] + [None] * 3
+    assert values == [None] * 5 + ["sw1a1aa", "d02x285", "00-950"]
+    assert notes == {"placeholder_value": 4}
 
 
 def test_n_slash_a_is_no_country_but_na_is_namibia():
-    assert n.normalize_column(["N/A", "n/a", "NA", "Namibia", "U.S.A."], n.country) == (
-        [None, None, "na", "na", "us"], ["invalid_country", "invalid_country", None, None, None])
+    notes: dict[str, int] = {}
+    assert n.normalize_column(["N/A", "n/a", "NA", "Namibia", "U.S.A."], n.country, notes=notes) == (
+        [None, None, "na", "na", "us"], [None] * 5)
+    assert notes == {"placeholder_value": 2}
 
 
 @pytest.mark.parametrize("cell", ["-0", "-0.00", -0.0, 0, "0"])
@@ -274,8 +278,10 @@ def test_ip_zone_is_not_sent(raw, expected):
 
 @pytest.mark.parametrize("placeholder", ["N/A", "n/a", "#N/A", "NULL", "(null)", "None", "unknown", "Not applicable"])
 @pytest.mark.parametrize("country", [None, "us", "ca", "de", "ng"])
-def test_state_placeholder_is_invalid_never_hashed(placeholder, country):
-    assert n.normalize_column([placeholder], n.state, [country]) == ([None], ["invalid_state"])
+def test_state_placeholder_is_absent_never_hashed(placeholder, country):
+    notes: dict[str, int] = {}
+    assert n.normalize_column([placeholder], n.state, [country], notes=notes) == ([None], [None])
+    assert notes == {"placeholder_value": 1}
 
 
 def test_state_names_that_look_like_placeholders_stay_states():

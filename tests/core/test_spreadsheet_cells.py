@@ -97,3 +97,15 @@ def test_states_as_people_write_them_map_to_one_code(cell, country, expected):
 def test_mexican_abbreviations_do_not_leak_into_other_countries():
     assert one(n.state, "NL", "NL") == ("nl", None)  # the Netherlands' own code stays itself
     assert one(n.state, "DF", "BR") == ("df", None)  # Brazil's Distrito Federal
+
+
+def test_a_row_with_placeholders_for_no_value_keeps_its_good_fields_and_the_report_counts_them():
+    now = int(time.time()) - 60
+    frame = pd.DataFrame({"event_id": ["a", "b"], "event_time": [now, now], "email": ["a@example.com", "N/A"],
+                          "phone": ["NULL", "+16505551212"], "state": ["N/A", "CA"], "zip": ["#N/A", "94025"],
+                          "country": ["n/a", "US"], "date_of_birth": ["unknown", "1997-12-26"]})
+    result = build_events(frame, resolve_mapping(list(frame.columns), None), EventOptions(event_name="SIGN_UP"))
+    assert result.rejected == [] and result.warnings == {"placeholder_value": 6}
+    assert result.events.plain["em"] == ["a@example.com", None]
+    assert [result.events.plain[key][0] for key in ("ph", "st", "zp", "country", "db")] == [None] * 5
+    assert result.events.plain["zp"][1] == "94025"
