@@ -53,6 +53,7 @@ from snap_capi_provider.core.structured import (  # noqa: F401  (re-exported)
 )
 from snap_capi_provider.core.text import (  # noqa: F401
     DEFAULT_MAX_LENGTH,
+    PLACEHOLDER_VALUE,
     SHA256_HEX,
     Absent,
     InvalidValue,
@@ -409,12 +410,11 @@ def _apply(rule: Rule, value: object, ctx: Hashable, with_context: bool,
         return None, "invalid_value", None
 
 
-VALUE_PLACEHOLDERS = NAME_PLACEHOLDERS | {"nan", "nil", "-", "--", "?", "#div/0!", "#null!", "#num!", "n.a",
+VALUE_PLACEHOLDERS = NAME_PLACEHOLDERS | {"nan", "nil", "-", "--", "?", "0", "00", "#div/0!", "#null!", "#num!", "n.a",
                                          "not provided", "none provided", "no data", "not known", "tbd"}
 """Cells that stand for no value (SQL's NULL, pandas' ``nan``, Excel's errors exported as text): where a
 field's rule refuses one (no e-mail, phone, zip, country or date is called ``N/A``), the value is absent,
 counted as ``placeholder_value``, and the row kept."""
-PLACEHOLDER_VALUE = "placeholder_value"
 
 _MEMOS.update({phone: {}, date_of_birth: {}, date_of_birth_day_first: {}})
 

@@ -24,6 +24,8 @@ from phonenumbers import PhoneMetadata
 
 from snap_capi_provider.core.text import (
     INVISIBLE_MARKS,
+    PLACEHOLDER_VALUE,
+    Absent,
     InvalidValue,
     accepts,
     is_number,
@@ -154,7 +156,7 @@ def _read_phone(text: str, region: object, default_region: str | None,
     if prefix == INTERNATIONAL:
         found = international(digits)
         if found is None:
-            raise InvalidValue("invalid_phone")
+            raise _refused(digits, "invalid_phone")
         return found
     try:
         regions = _candidate_regions(region, default_region)
@@ -170,7 +172,18 @@ def _read_phone(text: str, region: object, default_region: str | None,
     found = international(digits)
     if found is not None:
         return found
-    raise InvalidValue("invalid_phone" if regions or prefix == DIALLED_00 else "phone_without_country_code")
+    raise _refused(digits, "invalid_phone" if regions or prefix == DIALLED_00 else "phone_without_country_code")
+
+
+_FILLER_NUMBERS = frozenset({"123456789", "1234567890", "0123456789", "11234567890"})
+
+
+def _refused(digits: str, reason: str) -> Exception:
+    """Why a number is no phone: a filler a form demanded (``0000000000``, ``1234567890``) stands for
+    none and is absent; any other number is refused with ``reason``."""
+    if len(set(digits)) == 1 or digits in _FILLER_NUMBERS:
+        return Absent(PLACEHOLDER_VALUE)
+    return InvalidValue(reason)
 
 
 # ------------------------------------------------------------------------------------- fast path

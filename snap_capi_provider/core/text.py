@@ -42,6 +42,10 @@ class Absent(Exception):
         self.note = note
 
 
+PLACEHOLDER_VALUE = "placeholder_value"
+"""The note of a value that stands for none (``N/A``, a phone of ``0000000000``): absent, counted, row kept."""
+
+
 SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 DEFAULT_MAX_LENGTH = 1000
 """Longest text a field takes (URLs and user agents declare 2,048, emails 254); longer is ``value_too_long``."""

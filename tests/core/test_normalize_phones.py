@@ -22,6 +22,8 @@ def _outcome(rule, text, region, default):
         return rule(text, region, default)
     except n.InvalidValue as exc:
         return "!" + exc.reason
+    except n.Absent as exc:
+        return "~" + exc.note
 
 
 def _numbers(seed: int, per_type: int):
@@ -182,3 +184,17 @@ def test_a_number_column_written_as_a_float_loses_its_fraction_not_gains_a_digit
                                  "+1\u200b650\u200b5551212"])
 def test_invisible_marks_from_contact_exports_are_not_part_of_the_number(raw):
     assert n.normalize_column([raw], n.phone) == (["16505551212"], [None])
+
+
+@pytest.mark.parametrize("raw", ["0000000000", "000-000-0000", "(999) 999-9999", "1234567890", "+1 123 456 7890",
+                                 "5555555555", "+00 000", "0", "00", "N/A", "-"])
+def test_a_filler_a_form_demanded_is_no_phone_and_absent_not_a_rejection(raw):
+    notes: dict[str, int] = {}
+    assert n.normalize_column([raw], n.phone, ["US"], notes=notes) == ([None], [None])
+    assert notes == {"placeholder_value": 1}
+
+
+@pytest.mark.parametrize(("raw", "region", "expected"), [("+44 7777 777777", None, "447777777777"),
+                                                          ("12345", "US", "!invalid_phone")])
+def test_a_valid_number_of_repeated_digits_is_kept_and_a_short_one_still_refused(raw, region, expected):
+    assert _outcome(n.phone, raw, region, None) == expected
