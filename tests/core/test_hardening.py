@@ -237,3 +237,17 @@ def test_an_earlier_try_s_file_survives_a_try_killed_before_the_end(tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert "first-try" in target.read_text() and "second-try" not in target.read_text()
+
+
+@pytest.mark.parametrize("statement", ["UPDATE t SET n = 2", "CREATE TABLE u (x)", ""])
+def test_a_sql_statement_that_is_no_query_is_a_clear_error_not_an_empty_run(statement):
+    import sqlite3
+
+    from snap_capi_provider.core.sources import InputError, iter_sql_chunks
+
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE t (email TEXT, n INT)")
+    db.execute("INSERT INTO t VALUES ('a@example.com', 1)")
+    with pytest.raises(InputError, match="no result set: sql must be a query"):
+        list(iter_sql_chunks(db, statement))
+    assert list(iter_sql_chunks(db, "SELECT * FROM t WHERE n > 5")) == []  # a query with no rows: no rows

@@ -13,7 +13,12 @@ from typing import Any
 
 import pandas as pd
 
-from snap_capi_provider.core.sources.memory import DEFAULT_CHUNK_ROWS, frame_from_records, frame_from_rows
+from snap_capi_provider.core.sources.memory import (
+    DEFAULT_CHUNK_ROWS,
+    InputError,
+    frame_from_records,
+    frame_from_rows,
+)
 
 _cursor_names = itertools.count()
 
@@ -41,7 +46,10 @@ def iter_sql_chunks(connection: Any, sql: str, parameters: Sequence[Any] | Mappi
         while True:
             rows = cursor.fetchmany(chunk_rows)
             if columns is None:
-                columns = [str(description[0]) for description in cursor.description or ()]
+                if cursor.description is None:  # an UPDATE, a DDL statement, an empty string
+                    raise InputError("The SQL statement returned no result set: sql must be a query "
+                                     "(SELECT ...) that returns the rows to send.")
+                columns = [str(description[0]) for description in cursor.description]
             if not rows:
                 break
             if isinstance(rows[0], Mapping):  # a dict-row cursor (RealDictCursor, psycopg's dict_row)
