@@ -28,6 +28,7 @@ from snap_capi_provider.core.fields import BY_KEY, FIELDS, SnapField
 from snap_capi_provider.core.places import country_context
 from snap_capi_provider.core.readiness import IDENTIFIER_KEYS, Readiness, identity_masks, present
 from snap_capi_provider.core.sources import UNREADABLE
+from snap_capi_provider.core.text import column_names
 
 InvalidFieldPolicy = Literal["reject", "drop"]
 INVALID_FIELD_POLICIES: tuple[str, ...] = get_args(InvalidFieldPolicy)
@@ -143,7 +144,8 @@ def resolve_mapping(columns: Sequence[str], field_mapping: Mapping[str, str] | N
     if available:
         duplicated = sorted({column for column in resolved.values() if available.count(column) > 1})
         if duplicated:
-            raise MappingError(f"Column(s) {duplicated} appear more than once in the input; rename them.")
+            raise MappingError(f"Column(s) {column_names(duplicated)} appear more than once in the input; "
+                               "rename them.")
         if "event_time" not in resolved:
             raise MappingError("No column for event_time, which every event needs: map one, e.g. "
                                f"field_mapping={{'event_time': '<column>', ...}}. {_columns(available)}")
@@ -154,8 +156,7 @@ def resolve_mapping(columns: Sequence[str], field_mapping: Mapping[str, str] | N
 
 
 def _columns(available: Sequence[str], limit: int = 50) -> str:
-    shown = list(available[:limit]) + (["..."] if len(available) > limit else [])
-    return f"Available columns: {shown}."
+    return f"Available columns: {column_names(available, limit)}."
 
 
 def _auto_mapping(available: Sequence[str]) -> dict[str, str]:

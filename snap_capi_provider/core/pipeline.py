@@ -46,6 +46,7 @@ from snap_capi_provider.core.prepare import (
 )
 from snap_capi_provider.core.report import SendReport
 from snap_capi_provider.core.sources import UNREADABLE
+from snap_capi_provider.core.text import column_names
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +253,7 @@ class _Run:
             missing.append(self.shard.key)
         if missing:
             raise MappingError(f"Column(s) {missing} are not in the input; "
-                               f"available columns: {list(frame.columns)[:50]}.")
+                               f"available columns: {column_names(frame.columns)}.")
 
     def _check_late_columns(self, frame: pd.DataFrame) -> None:
         """Without an explicit mapping, a column named like a Snap field that first appears in a later
@@ -471,8 +472,7 @@ def _log_mapping(mapping: Mapping[str, str], columns: list[object], explicit: bo
     unsent = [str(column) for column in columns if str(column) not in mapped]
     log.info("Snap fields from columns (%s): %s.%s", "field_mapping" if explicit else "by column name",
              ", ".join(f"{key} <- {column!r}" for key, column in mapping.items()),
-             f" Columns not sent: {', '.join(map(repr, unsent[:50]))}{' ...' if len(unsent) > 50 else ''}."
-             if unsent else "")
+             f" Columns not sent: {column_names(unsent)[1:-1]}." if unsent else "")
 
 
 def _keeping_unreadable(part: pd.DataFrame, frame: pd.DataFrame, positions: Sequence[int]) -> pd.DataFrame:

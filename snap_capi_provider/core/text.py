@@ -80,6 +80,23 @@ def fold_width(text: str) -> str:
     return unicodedata.normalize("NFC", folded)
 
 
+_VALUE_LIKE_NAME = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+|[+(]?\d[\d\s().-]{6,}", re.ASCII)
+
+
+def looks_like_a_value(name: object) -> bool:
+    """Whether a column name is an e-mail address or a phone number: a CSV without its header line names
+    its columns by the first row's values, which must never be printed in a log or an error."""
+    return _VALUE_LIKE_NAME.fullmatch(str(name).strip()) is not None
+
+
+def column_names(names: object, limit: int = 50) -> str:
+    """Column names for a log line or an error, any that looks like a value (PII) masked."""
+    names = list(names)  # type: ignore[call-overload]
+    shown = [f"<column {i + 1}: a value?>" if looks_like_a_value(name) else repr(str(name))
+             for i, name in enumerate(names[:limit])]
+    return "[" + ", ".join(shown + (["..."] if len(names) > limit else [])) + "]"
+
+
 _QUOTE_PAIRS = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019"}
 _DOUBLE_QUOTES = "\"\u201c\u201d"
 

@@ -251,3 +251,26 @@ def test_a_sql_statement_that_is_no_query_is_a_clear_error_not_an_empty_run(stat
     with pytest.raises(InputError, match="no result set: sql must be a query"):
         list(iter_sql_chunks(db, statement))
     assert list(iter_sql_chunks(db, "SELECT * FROM t WHERE n > 5")) == []  # a query with no rows: no rows
+
+
+def test_a_csv_without_its_header_line_is_a_clear_error_that_prints_no_address(tmp_path):
+    from snap_capi_provider.core.sources import FileSource, InputError, iter_file_chunks
+
+    path = tmp_path / "export.csv"
+    path.write_text("jane.doe@example.com,+16505551212,1790000000\nb@example.com,+16505551213,1790000000\n")
+    with pytest.raises(InputError, match="looks like data, not a header") as caught:
+        list(iter_file_chunks(FileSource.local(str(path))))
+    assert "jane.doe" not in str(caught.value) and "6505551212" not in str(caught.value)
+
+
+def test_column_names_that_are_values_are_masked_in_errors_and_logs(emu, caplog):
+    import logging
+
+    rows = [{"+1 650 555 1212": "x", "event_time": NOW, "note": "y"}]
+    with pytest.raises(MappingError) as caught:
+        send(emu, iter_chunks(rows, 10))
+    assert "650" not in str(caught.value) and "<column 1: a value?>" in str(caught.value)
+    caplog.set_level(logging.INFO)
+    rows = [{"em": "a@example.com", "event_id": "e-1", "event_time": NOW, "+44 20 7946 0958": "z"}]
+    assert send(emu, iter_chunks(rows, 10)).accepted == 1
+    assert "7946" not in caplog.text and "a value?" in caplog.text

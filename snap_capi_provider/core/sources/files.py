@@ -38,6 +38,7 @@ from snap_capi_provider.core.sources.memory import (
     frame_from_column_values,
     frame_from_records,
 )
+from snap_capi_provider.core.text import looks_like_a_value
 
 FILE_FORMATS = ("csv", "jsonl", "parquet")
 _READ_ERRORS = (OSError, EOFError, ValueError, zlib.error)  # pyarrow's and pandas' errors are ValueErrors
@@ -294,6 +295,10 @@ def _check_header(columns: list[str], encoding: str) -> None:
     the email would be a guess. NUL characters in it are UTF-16 text without its byte order mark."""
     if any("\x00" in str(column) for column in columns):
         raise InputError(_not_text(encoding))
+    for position, column in enumerate(columns, 1):
+        if "@" in str(column) and looks_like_a_value(column):  # never printed: it is someone's address
+            raise InputError(f"The CSV's first line looks like data, not a header (column {position} holds "
+                             "an e-mail address): add a header line naming the columns.")
     names = set(columns)
     for column in columns:
         base, dot, number = str(column).rpartition(".")
