@@ -169,7 +169,10 @@ def city(text: str) -> str | None:
 
 @accepts(numbers=True)
 def external_id(text: str) -> str:
-    """Trimmed and hashed as is: ids may be case-sensitive. Numbers read exactly (``1.0`` -> ``1``)."""
+    """Trimmed and hashed as is: ids may be case-sensitive. Numbers read exactly (``1.0`` -> ``1``). A
+    placeholder (``N/A``, ``NULL``, ``0``) is absent: sent, it would make every such row one person."""
+    if text.lower() in VALUE_PLACEHOLDERS:
+        raise Absent(PLACEHOLDER_VALUE)
     return text.lower() if is_prehashed(text) else text
 
 

@@ -93,7 +93,8 @@ NOTES: dict[str, str] = {
                        "is kept.",
     "placeholder_value": "A cell that stands for no value (N/A, NULL, nan, unknown, #N/A, a phone of "
                          "0000000000) in a field that no such word can be (an e-mail, phone, zip, state, "
-                         "country, date): left out of the event, the row is kept.",
+                         "country, date) or in external_id (it would make every such row one person): left "
+                         "out of the event, the row is kept.",
     "placeholder_date_of_birth": "A birth date that stands for none (0000-00-00, or more than 120 years ago "
                                  "such as 1900-01-01): left out of the event, the row is kept.",
 }

@@ -109,3 +109,10 @@ def test_a_row_with_placeholders_for_no_value_keeps_its_good_fields_and_the_repo
     assert result.events.plain["em"] == ["a@example.com", None]
     assert [result.events.plain[key][0] for key in ("ph", "st", "zp", "country", "db")] == [None] * 5
     assert result.events.plain["zp"][1] == "94025"
+
+
+@pytest.mark.parametrize("cell", ["N/A", "NULL", "null", "0", 0, "unknown", "-"])
+def test_a_placeholder_external_id_is_absent_never_one_person_for_every_such_row(cell):
+    notes: dict[str, int] = {}
+    assert n.normalize_column([cell, "cust-7"], n.external_id, notes=notes) == ([None, "cust-7"], [None, None])
+    assert notes == {"placeholder_value": 1}
