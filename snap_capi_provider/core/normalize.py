@@ -62,8 +62,8 @@ from snap_capi_provider.core.text import (  # noqa: F401
     clean_text,
     fold_width,
     is_prehashed,
+    read_unwrapped_if_refused,
     sha256_hex,
-    spreadsheet_unwrapped,
     to_text,
 )
 
@@ -91,13 +91,7 @@ def email(text: str) -> str:
     """
     if is_prehashed(text):
         return text.lower()
-    try:
-        return _email(text)
-    except InvalidValue:
-        inner = spreadsheet_unwrapped(text)
-        if inner is None:
-            raise
-        return _email(inner)
+    return read_unwrapped_if_refused(_email, text)
 
 
 def _email(text: str) -> str:

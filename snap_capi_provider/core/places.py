@@ -19,8 +19,8 @@ from snap_capi_provider.core.text import (
     fold_width,
     is_prehashed,
     number_text,
+    read_unwrapped_if_refused,
     sha256_hex,
-    spreadsheet_unwrapped,
 )
 
 
@@ -319,13 +319,7 @@ def zip_code(text: str, country_code: object = None) -> str | None:
     """
     if is_prehashed(text):
         return text.lower()
-    try:
-        return _zip_code(text, country_code)
-    except InvalidValue:
-        inner = spreadsheet_unwrapped(text)  # ="02134", how exports keep a leading zero
-        if inner is None:
-            raise
-        return _zip_code(inner, country_code)
+    return read_unwrapped_if_refused(_zip_code, text, country_code)  # ="02134": how exports keep a leading 0
 
 
 def _zip_code(text: str, country_code: object) -> str:

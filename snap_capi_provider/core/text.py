@@ -17,6 +17,7 @@ import re
 import unicodedata
 import uuid
 from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -68,6 +69,7 @@ def sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+T = TypeVar("T")
 _WIDTH_FORMS = re.compile("[\u3000\uff01-\uffee]")
 
 
@@ -121,6 +123,18 @@ def spreadsheet_unwrapped(text: str) -> str | None:
     if not inner or inner[0] in _QUOTE_PAIRS or any(quote in inner for quote in _DOUBLE_QUOTES):
         return None
     return inner
+
+
+def read_unwrapped_if_refused(read: Callable[..., T], text: str, *args: object) -> T:
+    """``read(text, *args)``, or, where it refuses ``text``, ``read`` of the value inside its spreadsheet
+    wrapper (:func:`spreadsheet_unwrapped`); the first refusal stands where there is no wrapper."""
+    try:
+        return read(text, *args)
+    except InvalidValue:
+        inner = spreadsheet_unwrapped(text)
+        if inner is None:
+            raise
+        return read(inner, *args)
 
 
 def accepts(*, numbers: bool = True, dates: bool = False, max_length: int = DEFAULT_MAX_LENGTH,
