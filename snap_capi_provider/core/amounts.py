@@ -27,7 +27,8 @@ def currency(text: str) -> str:
     code = text.upper()
     if len(code) == 3 and code not in _NO_CURRENCY and pycountry.currencies.get(alpha_3=code) is not None:
         return code
-    found = _CURRENCY_SIGNS.get(text.replace(" ", "")) or _currency_names().get(
+    sign = text.replace(" ", "")
+    found = _CURRENCY_SIGNS.get(sign) or _CURRENCY_SIGNS.get(sign.lower()) or _currency_names().get(
         "".join(ch for ch in text.lower() if ch.isalpha()))
     if found is None:
         raise InvalidValue("invalid_currency")
@@ -37,8 +38,11 @@ def currency(text: str) -> str:
 _CURRENCY_SIGNS = {"€": "EUR", "£": "GBP", "₹": "INR", "₩": "KRW", "₪": "ILS", "₫": "VND", "₱": "PHP",
                    "฿": "THB", "₦": "NGN", "₽": "RUB", "₺": "TRY", "₴": "UAH", "US$": "USD", "CA$": "CAD",
                    "A$": "AUD", "AU$": "AUD", "NZ$": "NZD", "R$": "BRL", "MX$": "MXN", "HK$": "HKD",
-                   "NT$": "TWD", "CN¥": "CNY"}
-"""Signs of one currency each (CLDR's English symbols and the national signs); ``$`` and ``¥`` are several."""
+                   "NT$": "TWD", "CN¥": "CNY", "S$": "SGD", "RD$": "DOP", "J$": "JMD", "TT$": "TTD", "円": "JPY",
+                   "₸": "KZT", "₾": "GEL", "₼": "AZN", "₡": "CRC", "₲": "PYG", "₵": "GHS", "₮": "MNT", "৳": "BDT",
+                   "₭": "LAK", "៛": "KHR", "s/": "PEN", "zł": "PLN", "kč": "CZK", "ft": "HUF", "rm": "MYR", "rp": "IDR"}
+"""Signs of one currency each (CLDR's English symbols and the national signs; letters in lower case, read in
+any case); ``$``, ``¥``, ``kr``, ``Rs`` and ``元`` are several currencies' each."""
 
 
 @cache
@@ -60,9 +64,12 @@ def _currency_names() -> dict[str, str]:
 @accepts(numbers=True, max_length=64)
 def amount(text: str) -> float:
     """A non-negative decimal amount (``42.50``, ``$42.50``, ``42.50 USD``, ``1,299.00``, ``1.299,00``,
-    ``42,50``); ``1,299`` (a thousand or a decimal comma) is refused as ambiguous. A currency sign or code
+    ``42,50``); ``1,299`` (a thousand or a decimal comma) is refused as ambiguous, but ``$1,299`` and
+    ``1,299 EUR`` are 1299: no currency written that way has three decimals. A currency sign or code
     written with the amount is formatting: the event's currency is its own field."""
-    value = _non_negative_decimal(_plain_amount(_CURRENCY_MARK.sub("", text, count=2)), "invalid_value")
+    marks = [mark.strip() for mark in _CURRENCY_MARK.findall(text)[:2]]
+    grouped = bool(marks) and all(map(_at_most_two_decimals, marks))
+    value = _non_negative_decimal(_plain_amount(_CURRENCY_MARK.sub("", text, count=2), grouped), "invalid_value")
     if not math.isfinite(float(value)) or value > MAX_AMOUNT:
         raise InvalidValue("invalid_value")  # no purchase is worth a trillion: a misread column (ids, cents)
     return float(value) + 0.0  # -0 is 0: no "-0.0" on the wire
@@ -71,6 +78,15 @@ def amount(text: str) -> float:
 _CURRENCY_MARK = re.compile(r"^(?:[$€£¥₹]|[A-Z]{3})\s*|\s*(?:[$€£¥₹]|[A-Z]{3})$")
 _GROUP_SPACES = " \u00a0\u202f'"  # 1 299,00 (French, often a no-break space), 1'299.00 (Swiss)
 _AMBIGUOUS_COMMA = re.compile(r"[1-9]\d{0,2},\d{3}")  # 1,299: one thousand two hundred, or 1.299
+_THREE_DECIMAL_CURRENCIES = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND", "CLF", "UYW"})
+"""ISO 4217 currencies with more than two minor digits: ``KWD 1,299`` may be 1.299 dinars."""
+
+
+def _at_most_two_decimals(mark: str) -> bool:
+    """Whether a sign or code written with an amount is a currency of at most two decimals."""
+    if len(mark) != 3:
+        return True  # $ € £ ¥ ₹
+    return mark not in _THREE_DECIMAL_CURRENCIES and pycountry.currencies.get(alpha_3=mark) is not None
 _WRITTEN_AMOUNTS = tuple(  # (pattern, grouping characters dropped, decimal mark), each form unambiguous
     (re.compile(pattern), str.maketrans("", "", grouping), decimal_mark) for pattern, grouping, decimal_mark in (
         (r"[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?", ",", "."),  # 1,299.00  1,000,000
@@ -82,14 +98,17 @@ _WRITTEN_AMOUNTS = tuple(  # (pattern, grouping characters dropped, decimal mark
 )
 
 
-def _plain_amount(text: str) -> str:
+def _plain_amount(text: str, grouped: bool = False) -> str:
     """Amount text written with thousands separators or a decimal comma, as plain decimal text.
 
     A dot alone is the decimal point (``1.299`` is 1.299, as machines write it); a comma or several
-    dots are read only in forms with one meaning; ``1,299`` is refused, never guessed."""
+    dots are read only in forms with one meaning; ``1,299`` is refused, never guessed, unless ``grouped``
+    (a currency with at most two decimals was written with it)."""
     if "," not in text and text.count(".") <= 1 and not any(ch in text for ch in _GROUP_SPACES):
         return text  # the common case: digits and at most one decimal point
     if _AMBIGUOUS_COMMA.fullmatch(text):
+        if grouped:
+            return text.replace(",", "")
         raise InvalidValue("invalid_value")
     for pattern, grouping, decimal_mark in _WRITTEN_AMOUNTS:
         if pattern.fullmatch(text):

@@ -247,6 +247,7 @@ def test_all_zero_madid_is_absent_and_counted():
                                             ("$", "invalid_currency"), ("¥", "invalid_currency"),
                                             ("dollars", "invalid_currency"), ("kr", "invalid_currency"),
                                             ("C$", "invalid_currency"),  # Canada's, or Nicaragua's córdoba
+                                            ("Rs", "invalid_currency"), ("元", "invalid_currency"),
                                             ("Gold", "invalid_currency"), ([], "invalid_value_type")])
 def test_currency_rejects_no_currency_testing_non_codes_and_signs_of_several(raw, error):
     assert n.normalize_column([raw], n.currency) == ([None], [error])
@@ -256,7 +257,8 @@ def test_currency_rejects_no_currency_testing_non_codes_and_signs_of_several(raw
     ("eur", "EUR"), ("Euro", "EUR"), ("EURO", "EUR"), ("euros", "EUR"), ("€", "EUR"), ("US Dollar", "USD"),
     ("US Dollars", "USD"), ("US$", "USD"), ("US $", "USD"), ("Pound Sterling", "GBP"), ("£", "GBP"),
     ("Canadian Dollar", "CAD"), ("CA$", "CAD"), ("R$", "BRL"), ("MX$", "MXN"), ("₹", "INR"), ("RMB", "CNY"),
-    ("Yen", "JPY"), ("Swiss Franc", "CHF"), ("CFA Franc BEAC", "XAF"),
+    ("Yen", "JPY"), ("Swiss Franc", "CHF"), ("CFA Franc BEAC", "XAF"), ("円", "JPY"), ("zł", "PLN"), ("ZŁ", "PLN"),
+    ("Kč", "CZK"), ("Ft", "HUF"), ("RM", "MYR"), ("Rp", "IDR"), ("S/", "PEN"), ("S$", "SGD"), ("₸", "KZT"),
 ])
 def test_currency_names_and_signs_of_one_currency_read_as_its_code(raw, expected):
     assert n.normalize_column([raw], n.currency) == ([expected], [None])
@@ -391,7 +393,22 @@ def test_amounts_written_with_thousands_separators_or_a_decimal_comma(raw, expec
     assert n.normalize_column([raw], n.amount) == ([expected], [None])
 
 
-@pytest.mark.parametrize("raw", ["1,299", "$12,345", "12,345,67", "1,2.3", "01,299.00", "12 50", ",50", "$$42", "USD"])
+@pytest.mark.parametrize("raw, expected", [
+    ("$1,299", 1299.0), ("$12,345", 12345.0), ("1,299 USD", 1299.0), ("USD 1,299", 1299.0), ("€1,299", 1299.0),
+    ("£1,299", 1299.0), ("¥1,000", 1000.0), ("₹1,299", 1299.0), ("EUR1,299", 1299.0),
+])
+def test_a_comma_before_three_digits_is_a_thousands_separator_beside_a_two_decimal_currency(raw, expected):
+    # No currency written with $ € £ ¥ ₹, or with an ISO code of at most two decimals, has a price of
+    # three decimals: 1,299 beside one is one thousand two hundred and ninety-nine.
+    assert n.normalize_column([raw], n.amount) == ([expected], [None])
+
+
+@pytest.mark.parametrize("raw", ["KWD 1,299", "1,299 BHD", "OMR 1,299", "ABC 1,299"])
+def test_a_comma_before_three_digits_stays_ambiguous_beside_a_three_decimal_or_unknown_code(raw):
+    assert n.normalize_column([raw], n.amount) == ([None], ["invalid_value"])
+
+
+@pytest.mark.parametrize("raw", ["1,299", "12,345", "12,345,67", "1,2.3", "01,299.00", "12 50", ",50", "$$42", "USD"])
 def test_amounts_that_stay_ambiguous_or_empty_are_refused(raw):
     assert n.normalize_column([raw], n.amount) == ([None], ["invalid_value"])
 
