@@ -14,6 +14,8 @@ import numpy as np
 import pycountry
 
 from snap_capi_provider.core.text import (
+    PLACEHOLDER_VALUE,
+    Absent,
     InvalidValue,
     accepts,
     fold_width,
@@ -315,7 +317,8 @@ def zip_code(text: str, country_code: object = None) -> str | None:
 
     ``country_code`` is the row's country (any case). Text that is a number (``2134``, ``94025.0``) reads
     as that number does once the row's country is known; with ``us`` or a territory using US ZIPs
-    (``pr``, ``gu``...) a value that is no US zip is rejected.
+    (``pr``, ``gu``...) a value that is no US zip is rejected. Zeros only (``00000``) stand for no zip:
+    absent, counted as ``placeholder_value``.
     """
     if is_prehashed(text):
         return text.lower()
@@ -330,6 +333,8 @@ def _zip_code(text: str, country_code: object) -> str:
     number = _WRITTEN_NUMBER.fullmatch(value)
     if number is not None:
         value = _restore_leading_zeros(number.group(1), country)
+    if not value.strip("0-"):  # 00000, 00000-0000: a form's filler, no postcode anywhere
+        raise Absent(PLACEHOLDER_VALUE)
     if country is None or country in US_ZIP_COUNTRIES:
         match = US_ZIP.fullmatch(value)
         if match:

@@ -79,6 +79,15 @@ def test_a_territory_rejects_what_is_no_us_zip():
     assert one(n.zip_code, "SW1A 1AA", "pr") == (None, "invalid_zip")
 
 
+@pytest.mark.parametrize(("cell", "country"), [
+    ("00000", "us"), ("00000-0000", "us"), (0, "us"), ("0000", "au"), ("000 00", "se"), ("00000", None),
+])
+def test_a_zip_of_zeros_only_is_a_forms_filler_absent_and_counted(cell, country):
+    notes: dict[str, int] = {}
+    assert n.normalize_column([cell], n.zip_code, [country], notes=notes) == ([None], [None])
+    assert notes == {"placeholder_value": 1}
+
+
 # ------------------------------------------------------------------------------------------ states
 
 @pytest.mark.parametrize(("cell", "country", "expected"), [
