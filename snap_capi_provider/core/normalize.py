@@ -192,6 +192,7 @@ def device_id(text: str) -> str:
 
 
 _IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)", re.ASCII)
+_WITH_PORT = re.compile(r"(?:(\d{1,3}(?:\.\d{1,3}){3})|\[([0-9A-Fa-f:.]+(?:%[^\]]+)?)\]):\d{1,5}", re.ASCII)
 
 
 @accepts(max_length=100)
@@ -199,9 +200,13 @@ def ip_address(text: str) -> str:
     """A valid IPv4 or IPv6 address in its canonical (RFC 5952) form; IPv4-mapped as ``::ffff:1.2.3.4``.
 
     An IPv6 zone (``fe80::1%eth0``) names an interface of the machine that logged the address, nothing
-    Snap can read: the address is sent without it."""
+    Snap can read: the address is sent without it; so is the port of a logged ``1.2.3.4:51234`` or
+    ``[2001:db8::1]:443``."""
     if _IPV4.fullmatch(text):
         return text
+    with_port = _WITH_PORT.fullmatch(text)
+    if with_port is not None:
+        text = with_port[1] or with_port[2]
     value = text[1:-1] if text.startswith("[") and text.endswith("]") else text
     try:
         address = ipaddress.ip_address(value)

@@ -290,7 +290,15 @@ def test_state_names_that_look_like_placeholders_stay_states():
     assert n.state("NA") == "na" and n.state("Nebraska") == "ne" and n.state("Lombardy", "de") == "lombardy"
 
 
-@pytest.mark.parametrize("bad", ["1.2.3", "01.2.3.4", "1.2.3.4:80", "::g", "localhost"])
+@pytest.mark.parametrize(("raw", "expected"), [("1.2.3.4:51234", "1.2.3.4"), ("[2001:DB8::1]:443", "2001:db8::1"),
+                                               ("[fe80::1%eth0]:80", "fe80::1"),
+                                               ("2001:db8::1:443", "2001:db8::1:443")])  # no brackets: all address
+def test_ip_the_port_of_a_logged_address_is_not_sent(raw, expected):
+    assert n.ip_address(raw) == expected
+
+
+@pytest.mark.parametrize("bad", ["1.2.3", "01.2.3.4", "1.2.3.4:", "1.2.3.4:123456", "256.1.1.1:80", "1.2.3.4, 5.6.7.8",
+                                 "::g", "localhost"])
 def test_ip_invalid(bad):
     with pytest.raises(n.InvalidValue, match="invalid_ip_address"):
         n.ip_address(bad)
