@@ -3,8 +3,8 @@
 :func:`date_of_birth` dispatches on the written shape (regexes and slicing), then checks the calendar;
 a date with a part missing is ``incomplete_date_of_birth``, never filled from today (which a lenient
 ``pendulum.parse(..., strict=False)`` does). :func:`event_time` reads aware datetimes, ISO 8601
-(``datetime.fromisoformat``), RFC 1123 / 2822 and epochs in s/ms/µs/ns; :func:`normalize_event_times`
-applies it to a column, once per distinct value.
+(``datetime.fromisoformat``; also with an IANA zone name), RFC 1123 / 2822, Unix ``date`` text and epochs in
+s/ms/µs/ns; :func:`normalize_event_times` applies it to a column, once per distinct value.
 """
 
 from __future__ import annotations
@@ -50,6 +50,11 @@ _EIGHT = re.compile(r"\d{8}")
 _DAY_MONTH_YEAR = re.compile(r"(\d{1,2})(?:st|nd|rd|th)?[\s./-]*([a-z]+)\.?,?[\s./-]*(\d{4})")
 _MONTH_DAY_YEAR = re.compile(r"([a-z]+)\.?[\s./-]*(\d{1,2})(?:st|nd|rd|th)?,?[\s./-]*(\d{4})")
 _YEAR_MONTH_DAY = re.compile(r"(\d{4})[\s./-]*([a-z]+)\.?[\s./-]*(\d{1,2})")
+_CJK_DATES = (re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?"),  # the day needs no 日: no guess
+              re.compile(r"(\d{4})\s*년\s*(\d{1,2})\s*월\s*(\d{1,2})\s*일?"))
+_CJK_INCOMPLETE = re.compile(r"(?:\d{4}\s*年)?(?:\s*\d{1,2}\s*月)?(?:\s*\d{1,2}\s*日)?"
+                             r"|(?:\d{4}\s*년)?(?:\s*\d{1,2}\s*월)?(?:\s*\d{1,2}\s*일)?")
+_EIGHT_FLOAT = re.compile(r"\d{8}\.0+")  # 19971226.0: a float column's YYYYMMDD, as a CSV writes it
 _WEEKDAY_PREFIX = re.compile(r"(?:" + "|".join(_WEEKDAYS) + r")\.?,?\s+")
 _WORDS = "(?:" + "|".join(sorted((*_MONTHS, *_WEEKDAYS, "now", "today", "yesterday", "tomorrow"), key=len,
                                  reverse=True)) + r")\.?"
@@ -125,9 +130,11 @@ def date_of_birth(text: str) -> str:
 
     Accepted: ISO ``YYYY-MM-DD`` (``/`` or ``.`` too, a time part ignored, ``12:00:00 AM`` too), ``YYYYMMDD``,
     US ``M/D/YYYY``, ``D/M/YYYY`` when the day is over 12, ``D.M.YYYY`` (``M.D.YYYY`` when the second part is
-    over 12), and month names (``December 26, 1997``, ``26 Dec 1997``). A date with a part missing, a time,
-    a word or a two-digit year is rejected. A placeholder for no date (``0000-00-00``, a date more than 120
-    years ago such as ``1900-01-01``) is absent, counted as ``placeholder_date_of_birth``.
+    over 12), month names (``December 26, 1997``, ``26 Dec 1997``), Chinese / Japanese ``1997年12月26日`` and
+    Korean ``1997년 12월 26일`` (the day's mark optional), and ``19971226.0`` (a float column's text). A date
+    with a part missing, a time, a word or a two-digit year is rejected. A placeholder for no date
+    (``0000-00-00``, a date more than 120 years ago such as ``1900-01-01``) is absent, counted as
+    ``placeholder_date_of_birth``.
     ``12/11/1997`` is read month first (US); :func:`date_of_birth_day_first` reads it day first.
     """
     return _date_of_birth(text, day_first=False)
@@ -170,6 +177,15 @@ def _date_of_birth(text: str, day_first: bool) -> str:
             if match and match[order.index("m") + 1] in _MONTHS:
                 parts = dict(zip(order, match.groups(), strict=True))
                 return _checked(int(parts["y"]), _month(parts["m"]), int(parts["d"]))
+    if not text.isascii():
+        for pattern in _CJK_DATES:
+            match = pattern.fullmatch(text)
+            if match:
+                return _checked(int(match[1]), int(match[2]), int(match[3]))
+        if _CJK_INCOMPLETE.fullmatch(text):
+            raise InvalidValue("incomplete_date_of_birth")
+    elif _EIGHT_FLOAT.fullmatch(text):
+        return _checked(int(text[:4]), int(text[4:6]), int(text[6:8]))
     if _INCOMPLETE.fullmatch(lower):
         raise InvalidValue("incomplete_date_of_birth")
     inner = spreadsheet_unwrapped(text)  # ="1997-12-26", '1997-12-26
@@ -190,6 +206,14 @@ _ZONE_SUFFIX = re.compile(r"(\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:(UTC|GMT|Z
 ``07:06:40.000 -0800``; rewritten as an ISO offset (``+00:00``, ``-08:00``)."""
 _RFC_2822 = re.compile(r"(?:[A-Za-z]{3},\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{4}\s+\d{1,2}:\d{2}(?::\d{2})?\s*"
                        r"(?:[A-Za-z]{1,5}|[+-]\d{4})?")
+_SLASH_YMD = re.compile(r"(\d{4})/(\d{1,2})/(\d{1,2})(?=[T ]|$)", re.ASCII)
+"""``2026/12/07``: year first, so no order to guess (``07/12/2026`` would be one)."""
+_ZONE_NAME = r"[A-Za-z][\w+-]*(?:/[\w+-]+)+"  # IANA, with a slash: an abbreviation (IST, CST) names several zones
+_NAMED_ZONE = re.compile(rf"(.+?)(?:\[!?({_ZONE_NAME}|UTC|GMT)\]|\s+({_ZONE_NAME}))", re.ASCII)
+"""RFC 9557 / Java's ``ZonedDateTime``: ``...+01:00[Europe/Paris]`` (``!``: critical), or ``... Europe/Paris``."""
+_UNIX_DATE = re.compile(r"(?:([A-Za-z]{3})\s+)?([A-Za-z]{3})\s+(\d{1,2})\s+(\d{2}:\d{2}:\d{2})\s+"
+                        r"(?:UTC|GMT|Z|([+-]\d{2})(?::?(\d{2}))?)\s+(\d{4})", re.ASCII)
+"""Java's ``Date.toString()`` and Unix ``date``: ``Mon Dec 07 10:00:00 UTC 2026``; a numeric zone only."""
 
 
 def epoch_seconds(number: float) -> int:
@@ -228,24 +252,71 @@ def _text_seconds(text: str, timezone: str | None) -> int:
         return epoch_seconds(float(text))
     try:
         moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        moment = None
-        iso = _zoned_iso(text)
-        if iso is not None:
-            try:
-                moment = dt.datetime.fromisoformat(iso)
-            except ValueError:
-                moment = None
+    except ValueError:  # the rarer forms, tried only now: the common case never gets here
+        moment = _iso_moment(text, tried=True)
         if moment is None and _RFC_2822.fullmatch(text):
-            try:
-                moment = email.utils.parsedate_to_datetime(text)
-            except (ValueError, TypeError, IndexError):
-                moment = None
-            if moment is not None and moment.tzinfo is None and text.endswith("-0000"):
-                moment = moment.replace(tzinfo=dt.timezone.utc)  # RFC 5322: a UTC time, the sender's zone unsaid
+            moment = _rfc_2822(text)
+        if moment is None:
+            named = _NAMED_ZONE.fullmatch(text)
+            if named is not None:
+                head, timezone = named[1], named[2] or named[3]  # the written zone, not the configured one
+                _written_zone(timezone)
+                moment = _iso_moment(head)
+        if moment is None:
+            unix = _UNIX_DATE.fullmatch(text)
+            moment = None if unix is None else _unix_date(*unix.groups())
         if moment is None:  # including relative words ("now", "today"): never replaced by the clock
             raise InvalidValue("invalid_event_time") from None
     return _aware_seconds(moment, timezone)
+
+
+def _fromisoformat(text: str) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _iso_moment(text: str, tried: bool = False) -> dt.datetime | None:
+    """``fromisoformat`` of ``text`` (unless ``tried``), then with year-first slashes as dashes and the
+    rewrites of :func:`_zoned_iso`; None when none reads."""
+    slashed = _SLASH_YMD.match(text)
+    if slashed is not None:
+        text, tried = f"{slashed[1]}-{int(slashed[2]):02d}-{int(slashed[3]):02d}{text[slashed.end():]}", False
+    moment = None if tried else _fromisoformat(text)
+    if moment is None:
+        iso = _zoned_iso(text)
+        moment = None if iso is None else _fromisoformat(iso)
+    return moment
+
+
+def _rfc_2822(text: str) -> dt.datetime | None:
+    try:
+        moment = email.utils.parsedate_to_datetime(text)
+    except (ValueError, TypeError, IndexError):
+        return None
+    if moment.tzinfo is None:
+        if text.endswith("-0000"):
+            return moment.replace(tzinfo=dt.timezone.utc)  # RFC 5322: a UTC time, the sender's zone unsaid
+        if text[-1].isalpha():  # a zone word email.utils does not know (CET, IST): not a naive time
+            return None
+    return moment
+
+
+def _unix_date(weekday, month, day, clock, hours, minutes, year) -> dt.datetime | None:
+    """A weekday that contradicts the date is ignored, as ``email.utils`` ignores it in RFC 2822 text."""
+    if (weekday is not None and weekday.lower() not in _WEEKDAYS) or month.lower() not in _MONTHS:
+        return None
+    offset = f"{hours}:{minutes or '00'}" if hours else "+00:00"
+    return _fromisoformat(f"{year}-{_MONTHS[month.lower()]:02d}-{int(day):02d}T{clock}{offset}")
+
+
+def _written_zone(name: str) -> ZoneInfo:
+    """:func:`zone`, but a zone written in the value is the value's fault: ``invalid_event_time``."""
+    try:
+        return zone(name)
+    except InvalidValue:
+        raise InvalidValue("invalid_event_time") from None
 
 
 def _zoned_iso(text: str) -> str | None:
@@ -260,10 +331,15 @@ def _zoned_iso(text: str) -> str | None:
 
 
 def event_time(value: object, timezone: str | None = None) -> int:
-    """Unix seconds (UTC) from an aware datetime, ISO-8601 or RFC 2822 text (also with a warehouse's zone:
-    BigQuery's ``... UTC``, Snowflake's ``... -0800``), or an epoch number.
+    """Unix seconds (UTC) from an aware datetime, ISO-8601, RFC 2822 or Unix ``date`` text (also with a
+    warehouse's zone: BigQuery's ``... UTC``, Snowflake's ``... -0800``, or an IANA zone: ``...[Europe/Paris]``),
+    or an epoch number.
 
-    A naive datetime or text without an offset is refused unless ``timezone`` says where it is.
+    Also read: an IANA zone in brackets (RFC 9557, Java's ``ZonedDateTime``: ``2026-12-07T10:00+01:00[Europe/Paris]``,
+    where the offset decides, or without one the local time there) or after a space (``... 10:00 America/New_York``);
+    Java's ``Date.toString()`` / Unix ``date`` (``Mon Dec 07 10:00:00 UTC 2026``, ``... +0100 2026``); year-first
+    slashes (``2026/12/07 10:00:00Z``). Abbreviations (``EST``, ``CET``, ``IST``: several zones each) are refused.
+    A naive datetime or text without an offset or zone is refused unless ``timezone`` says where it is.
     """
     if is_absent(value):
         raise InvalidValue("missing_event_time")

@@ -18,6 +18,9 @@ from snap_capi_provider.core import normalize as n
     "26 December 1997", "December 26, 1997", "Dec. 26, 1997", "Dec 26th, 1997", "26-Dec-1997", "1997 Dec 26",
     "Friday, December 26, 1997", dt.date(1997, 12, 26), dt.datetime(1997, 12, 26, 23, 59),
     pd.Timestamp("1997-12-26"), np.datetime64("1997-12-26"), decimal.Decimal("19971226"),
+    "19971226.0", "19971226.00",  # a float column's YYYYMMDD, as a CSV writes it
+    "1997年12月26日", "1997年12月26", "1997 年 12 月 26 日", "１９９７年１２月２６日",  # the day's 日 optional
+    "1997년 12월 26일", "1997년12월26일",
 ])
 def test_full_dates_of_birth(raw):
     assert n.normalize_column([raw], n.date_of_birth) == (["19971226"], [None])
@@ -62,6 +65,12 @@ def test_day_first_refuses_what_the_us_rule_refuses(raw):
     ("not a date", "invalid_date_of_birth"),
     ("Smarch 3, 1997", "invalid_date_of_birth"), (True, "invalid_value_type"), ({"y": 1997}, "invalid_value_type"),
     (dt.time(10, 30), "invalid_value_type"),
+    ("19971226.5", "invalid_date_of_birth"), ("19971226.", "invalid_date_of_birth"),
+    ("19971332.0", "invalid_date_of_birth"),
+    ("1997年12月", "incomplete_date_of_birth"), ("1997年", "incomplete_date_of_birth"),
+    ("12月26日", "incomplete_date_of_birth"), ("1997년 12월", "incomplete_date_of_birth"),
+    ("1997年12월26日", "invalid_date_of_birth"), ("1997年2月30日", "invalid_date_of_birth"),
+    ("2999年1月1日", "date_of_birth_in_future"),
 ])
 def test_dates_of_birth_with_a_part_missing_or_invalid_are_rejected(raw, reason):
     assert n.normalize_column([raw], n.date_of_birth) == ([None], [reason])
@@ -69,7 +78,8 @@ def test_dates_of_birth_with_a_part_missing_or_invalid_are_rejected(raw, reason)
 
 def test_date_of_birth_never_fills_from_today():
     today = dt.date.today()
-    for raw in (f"{today.month}/{today.day}", today.strftime("%B %d"), str(today.year)):
+    for raw in (f"{today.month}/{today.day}", today.strftime("%B %d"), str(today.year),
+                f"{today.month}月{today.day}日", f"{today.year}年{today.month}月"):
         assert n.normalize_column([raw], n.date_of_birth)[0] == [None]
 
 
@@ -106,7 +116,8 @@ MIXED = [SECONDS, SECONDS * 1000, "2024-11-19T07:06:40Z", "2024-11-19 08:06:40",
          pd.Timestamp(SECONDS, unit="s", tz="UTC"), dt.datetime(2024, 11, 19, 7, 6, 40),
          "Tue, 19 Nov 2024 07:06:40 GMT", {"a": 1}, [1], True, -5, "1e400", str(SECONDS), np.int64(SECONDS),
          decimal.Decimal(SECONDS), pd.NaT,
-         "2024-11-19T07:06:40Z"]
+         "2024-11-19T07:06:40Z", "2024-11-19T08:06:40[Europe/Paris]", "2024/11/19 07:06:40", "2024/11/19 07:06:40Z",
+         "Tue Nov 19 07:06:40 UTC 2024", "2024-11-19 07:06:40 EST"]
 
 
 @pytest.mark.parametrize("timezone", [None, "UTC", "Europe/Paris", "Not/AZone"])
@@ -149,7 +160,8 @@ def test_nanoseconds_never_round_an_event_up_to_the_next_second():
 
 
 @pytest.mark.parametrize("cell", ["0000-00-00", "0000-00-00 00:00:00", "00/00/0000", "00000000", "1900-01-01",
-                                  "0001-01-01", "01/01/1753", "17971226", "1899-12-30", dt.date(1900, 1, 1)])
+                                  "0001-01-01", "01/01/1753", "17971226", "1899-12-30", dt.date(1900, 1, 1),
+                                  "00000000.0", "1900年1月1日"])
 def test_a_placeholder_birth_date_is_absent_and_counted_not_a_rejection(cell):
     # MySQL's zero date, Go's and .NET's zero time, SQL Server's and Excel's first days: no one's birthday
     notes: dict[str, int] = {}
@@ -171,3 +183,64 @@ def test_a_row_whose_birth_date_is_a_placeholder_is_sent_without_it_and_the_repo
     result = build_events(frame, resolve_mapping(list(frame.columns), None), EventOptions(event_name="SIGN_UP"))
     assert result.rejected == [] and result.warnings == {"placeholder_date_of_birth": 1}
     assert result.events.plain["db"] == [None, "19971226"]
+
+
+DEC_7 = int(dt.datetime(2026, 12, 7, 10, tzinfo=dt.timezone.utc).timestamp())  # 10:00 UTC
+PARIS, NEW_YORK = DEC_7 - 3600, DEC_7 + 5 * 3600  # 10:00 there, in winter
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("2026-12-07T10:00+01:00[Europe/Paris]", PARIS), ("2026-12-07T10:00:00Z[UTC]", DEC_7),  # Java's ZonedDateTime
+    ("2026-12-07T10:00:00.123456789+01:00[Europe/Paris]", PARIS), ("2026-12-07T10:00-05:00[Europe/Paris]", NEW_YORK),
+    ("2026-12-07T10:00:00[Europe/Paris]", PARIS), ("2026-12-07T10:00:00[!Europe/Paris]", PARIS),
+    ("2026-12-07T10:00:00[America/New_York]", NEW_YORK), ("2026-12-07T10:00:00[UTC]", DEC_7),
+    ("2026-07-07T10:00:00[Europe/Paris]", int(dt.datetime(2026, 7, 7, 8, tzinfo=dt.timezone.utc).timestamp())),
+    ("2026-12-07 10:00:00 America/New_York", NEW_YORK), ("2026-12-07T10:00:00 Europe/Paris", PARIS),
+    ("2026-12-07 10:00:00 Etc/GMT+5", NEW_YORK),  # IANA's POSIX sign: GMT+5 is UTC-5
+    ("2026-12-07 10:00:00 UTC", DEC_7), ("2026-12-07 10:00:00 GMT", DEC_7), ("2026-12-07 10:00:00Z", DEC_7),
+])
+def test_event_time_in_a_written_zone_needs_no_timezone_option_and_wins_over_it(raw, expected):
+    # an offset decides; without one, the local time in the written zone, as the timezone option would
+    assert n.event_time(raw) == n.event_time(raw, "Asia/Tokyo") == expected
+
+
+@pytest.mark.parametrize("raw", [
+    "Mon Dec 07 10:00:00 UTC 2026", "Mon Dec 07 10:00:00 GMT 2026", "Mon Dec 07 10:00:00 Z 2026",
+    "Dec 07 10:00:00 UTC 2026", "Mon Dec  7 10:00:00 UTC 2026",  # Unix date pads the day with a space
+    "Mon Dec 07 11:00:00 +0100 2026", "Mon Dec 07 11:00:00 +01:00 2026", "Mon Dec 07 05:00:00 -05 2026",
+    "Fri Dec 07 10:00:00 UTC 2026", "Fri, 07 Dec 2026 10:00:00 GMT",  # a wrong weekday is ignored, as email.utils does
+])
+def test_event_time_java_date_to_string_and_unix_date(raw):
+    assert n.event_time(raw) == DEC_7
+
+
+@pytest.mark.parametrize("raw", [
+    "2026/12/07 10:00:00 +00:00", "2026/12/07 10:00:00Z", "2026/12/07T11:00:00+01:00", "2026/12/07 10:00:00 UTC",
+    "2026/12/7 10:00:00Z", "2026/12/07 11:00:00 Europe/Paris",
+])
+def test_event_time_year_first_slashes_read_like_dashes(raw):
+    assert n.event_time(raw) == DEC_7
+
+
+@pytest.mark.parametrize("raw", ["2026/12/07 10:00:00", "2026/12/07T10:00:00", "2026/12/07 10:00"])
+def test_event_time_year_first_slashes_without_an_offset_are_naive(raw):
+    with pytest.raises(n.InvalidValue, match="naive_event_time"):
+        n.event_time(raw)
+    assert n.event_time(raw, "Europe/Paris") == PARIS
+
+
+@pytest.mark.parametrize("raw", [
+    "2026-12-07 10:00:00 EST", "2026-12-07 10:00:00 PST", "2026-12-07 10:00:00 CET", "2026-12-07 10:00:00 IST",
+    "2026-12-07T10:00:00 CST", "2026-12-07T10:00:00[EST]", "2026-12-07T10:00:00[IST]",  # several zones each
+    "2026-12-07T10:00:00[Mars/Olympus]", "2026-12-07 10:00:00 Mars/Olympus", "2026-12-07T10:00:00[u-ca=japanese]",
+    "1796637600[Europe/Paris]", "1796637600 Europe/Paris", "Europe/Paris",
+    "Mon Dec 07 10:00:00 EST 2026", "Mon Dec 07 10:00:00 PST 2026", "Mon Dec 07 10:00:00 CET 2026",
+    "Mon Dec 07 10:00:00 IST 2026", "Xyz Dec 07 10:00:00 UTC 2026", "Mon Dec 32 10:00:00 UTC 2026",
+    "Mon, 07 Dec 2026 10:00:00 CET",  # a zone email.utils does not know: not a naive time for the option to place
+    "07/12/2026 10:00", "12/07/2026 10:00:00Z", "07/12/2026 10:00:00+01:00", "07/12/2026 10:00 Europe/Paris",
+    "07.12.2026 10:00:00Z", "26/12/07 10:00:00Z",  # day or month first: the order would be a guess
+])
+def test_event_time_abbreviated_unknown_or_ambiguous_zones_and_orders_are_refused(raw):
+    for timezone in (None, "UTC"):
+        with pytest.raises(n.InvalidValue, match="invalid_event_time"):
+            n.event_time(raw, timezone)
