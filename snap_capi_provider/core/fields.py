@@ -54,11 +54,12 @@ FIELDS: tuple[SnapField, ...] = (
               accepted=(("purchase", "PURCHASE"), ("Add To Cart", "ADD_CART")),
               rejected=(("BOUGHT", "unknown_event_name"),)),
     SnapField("event_time", "root", None, aliases=("timestamp", "event_timestamp", "time"), v2_key="timestamp",
-              description="Aware datetime, ISO-8601 or RFC 2822 text with an offset, or epoch s/ms/µs; sent "
-                          "as Unix seconds.",
+              description="Aware datetime, ISO-8601 or RFC 2822 text with an offset or an IANA zone name, or "
+                          "epoch s/ms/µs; sent as Unix seconds.",
               accepted=(("2024-11-19T07:06:40Z", 1732000000), ("Tue, 19 Nov 2024 07:06:40 GMT", 1732000000),
-                        (1732000000000, 1732000000)),
-              rejected=(("now", "invalid_event_time"), ("2024-11-19 07:06:40", "naive_event_time"))),
+                        ("2024-11-19T08:06:40+01:00[Europe/Paris]", 1732000000), (1732000000000, 1732000000)),
+              rejected=(("now", "invalid_event_time"), ("2024-11-19 07:06:40 EST", "invalid_event_time"),
+                        ("2024-11-19 07:06:40", "naive_event_time"))),
     SnapField("action_source", "root", rules.action_source, aliases=("event_conversion_type",),
               v2_key="event_conversion_type", description="WEB, MOBILE_APP or OFFLINE.",
               accepted=(("web", "WEB"), ("physical_store", "OFFLINE")),

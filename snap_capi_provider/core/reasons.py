@@ -63,7 +63,8 @@ REASONS: dict[str, str] = {
     "missing_action_source": "No action source in the row and no `action_source` default.",
     "missing_event_time": "The event time is empty.",
     "invalid_event_time": "Not an aware datetime, ISO 8601 / RFC 2822 text or an epoch in s/ms/µs (relative "
-                          "words such as 'now' are refused).",
+                          "words such as 'now', day-or-month-first dates and zone abbreviations such as "
+                          "'EST' are refused).",
     "naive_event_time": "A timestamp without an offset: set `timezone` or send an offset.",
     "invalid_timezone": "The configured `timezone` is not an IANA zone.",
     "event_too_old": "Older than `max_event_age_days` (Snap refuses old events).",
