@@ -67,9 +67,7 @@ def amount(text: str) -> float:
     ``42,50``); ``1,299`` (a thousand or a decimal comma) is refused as ambiguous, but ``$1,299`` and
     ``1,299 EUR`` are 1299: no currency written that way has three decimals. A currency sign or code
     written with the amount is formatting: the event's currency is its own field."""
-    marks = [mark.strip() for mark in _CURRENCY_MARK.findall(text)[:2]]
-    grouped = bool(marks) and all(map(_at_most_two_decimals, marks))
-    value = _non_negative_decimal(_plain_amount(_CURRENCY_MARK.sub("", text, count=2), grouped), "invalid_value")
+    value = _non_negative_decimal(_plain_amount(_CURRENCY_MARK.sub("", text, count=2), text), "invalid_value")
     if not math.isfinite(float(value)) or value > MAX_AMOUNT:
         raise InvalidValue("invalid_value")  # no purchase is worth a trillion: a misread column (ids, cents)
     return float(value) + 0.0  # -0 is 0: no "-0.0" on the wire
@@ -81,12 +79,6 @@ _AMBIGUOUS_COMMA = re.compile(r"[1-9]\d{0,2},\d{3}")  # 1,299: one thousand two 
 _THREE_DECIMAL_CURRENCIES = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND", "CLF", "UYW"})
 """ISO 4217 currencies with more than two minor digits: ``KWD 1,299`` may be 1.299 dinars."""
 
-
-def _at_most_two_decimals(mark: str) -> bool:
-    """Whether a sign or code written with an amount is a currency of at most two decimals."""
-    if len(mark) != 3:
-        return True  # $ € £ ¥ ₹
-    return mark not in _THREE_DECIMAL_CURRENCIES and pycountry.currencies.get(alpha_3=mark) is not None
 _WRITTEN_AMOUNTS = tuple(  # (pattern, grouping characters dropped, decimal mark), each form unambiguous
     (re.compile(pattern), str.maketrans("", "", grouping), decimal_mark) for pattern, grouping, decimal_mark in (
         (r"[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?", ",", "."),  # 1,299.00  1,000,000
@@ -98,16 +90,16 @@ _WRITTEN_AMOUNTS = tuple(  # (pattern, grouping characters dropped, decimal mark
 )
 
 
-def _plain_amount(text: str, grouped: bool = False) -> str:
+def _plain_amount(text: str, written: str = "") -> str:
     """Amount text written with thousands separators or a decimal comma, as plain decimal text.
 
     A dot alone is the decimal point (``1.299`` is 1.299, as machines write it); a comma or several
-    dots are read only in forms with one meaning; ``1,299`` is refused, never guessed, unless ``grouped``
-    (a currency with at most two decimals was written with it)."""
+    dots are read only in forms with one meaning; ``1,299`` is refused, never guessed, unless the amount
+    was ``written`` with a currency of at most two decimals (``$1,299``)."""
     if "," not in text and text.count(".") <= 1 and not any(ch in text for ch in _GROUP_SPACES):
         return text  # the common case: digits and at most one decimal point
     if _AMBIGUOUS_COMMA.fullmatch(text):
-        if grouped:
+        if _beside_a_two_decimal_currency(written):
             return text.replace(",", "")
         raise InvalidValue("invalid_value")
     for pattern, grouping, decimal_mark in _WRITTEN_AMOUNTS:
@@ -115,6 +107,14 @@ def _plain_amount(text: str, grouped: bool = False) -> str:
             digits = text.translate(grouping)
             return digits.replace(",", ".") if decimal_mark == "," else digits
     raise InvalidValue("invalid_value")
+
+
+def _beside_a_two_decimal_currency(written: str) -> bool:
+    """Whether the amount was written with a sign or code of currencies with at most two decimals."""
+    marks = [mark.strip() for mark in _CURRENCY_MARK.findall(written)[:2]]
+    return bool(marks) and all(len(mark) != 3 or (  # $ € £ ¥ ₹, or an ISO code
+        mark not in _THREE_DECIMAL_CURRENCIES and pycountry.currencies.get(alpha_3=mark) is not None)
+        for mark in marks)
 
 
 def _non_negative_decimal(text: str, reason: str) -> decimal.Decimal:
