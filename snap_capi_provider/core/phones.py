@@ -42,7 +42,10 @@ _ALLOWED = re.compile(r"\+?[\d ]+")
 _SEPARATOR_BYTES = b" ().-/+"
 _EXTENSION = re.compile(r"(?:\s*[;,]?\s*(?:ext(?:ension)?\.?|extn|x|#|ramal|poste|durchwahl|доб\.?)\s*[:=.]?\s*"
                         r"\d{1,7}#?|;ext=\d{1,7})$", re.IGNORECASE)
+_DIAL_PAUSE = re.compile(r"\s*[,;]{1,3}\s*\d{1,7}#?$")  # 6505551212,,123: a dialler's pause, then the extension
 _TEL_PARAMS = re.compile(r";[a-z-]+=[^;]*", re.IGNORECASE)
+_LABEL_BEFORE = re.compile(r"^[^\W\d_]{1,20}\.?(?:\s*:\s*|\s+)(?=[+(\uff0b\d])")  # Mobile: 650..., Home 650...
+_LABEL_AFTER = re.compile(r"(?:\s*\(\s*[^\W\d_]{1,20}\.?\s*\)|\s+[^\W\d_]{1,20}\.?)$")  # ... (cell), ... home
 _FLOAT_TEXT = re.compile(r"\s*(\+?\d+)\.0+\s*", re.ASCII)  # a number column written out as a float
 _INVISIBLE = dict.fromkeys(map(ord, INVISIBLE_MARKS))
 
@@ -54,9 +57,11 @@ def clean_phone(text: str) -> tuple[str, str]:
 
     ``prefix`` is ``"+"`` for a number written with ``+`` (or ``＋``), ``"00"`` for one dialled with a
     leading ``00`` (stripped from the digits), ``""`` for a national number. Drops a ``tel:`` scheme and
-    its parameters, an extension, separators, invisible marks and a float's ``.0`` (``6505551212.0``);
+    its parameters, an extension (also after a dialler's pause: ``,,123``), a label before or after the
+    number (``Mobile: 650...``, ``... (cell)``), separators, invisible marks and a float's ``.0`` (``6505551212.0``);
     reads non-ASCII digits (Arabic-Indic, full-width, ...) as digits; unwraps a spreadsheet's wrapper
-    (``="+16505551212"``, ``'+16505551212``). Letters and other symbols are refused. A ``(0)`` after the
+    (``="+16505551212"``, ``'+16505551212``). Letters within the number (``1-800-FLOWERS``) and other
+    symbols are refused. A ``(0)`` after the
     country code stays in the digits: ``phonenumbers`` drops it where it is a trunk prefix (``+44 (0)20``)
     and keeps it where it is part of the number (``+39 (0)6``).
     """
@@ -74,8 +79,12 @@ def clean_phone(text: str) -> tuple[str, str]:
         value = value.replace("\uff0b", "+")
     if value[:4].lower() == "tel:":
         value = _TEL_PARAMS.sub("", value[4:])
-    value = _EXTENSION.sub("", value)
+    value = _LABEL_BEFORE.sub("", value.strip(), count=1)
+    value = _DIAL_PAUSE.sub("", _EXTENSION.sub("", value))
+    value = _LABEL_AFTER.sub("", value)
     value = value.translate(_SEPARATORS).strip()
+    if value.startswith("++"):  # a doubled plus, as phonenumbers reads it too
+        value = value[1:]
     if not _ALLOWED.fullmatch(value):
         inner = spreadsheet_unwrapped(text)  # ="+16505551212", '+16505551212
         if inner is None:
@@ -181,7 +190,7 @@ _FILLER_NUMBERS = frozenset({"123456789", "1234567890", "0123456789", "112345678
 def _refused(digits: str, reason: str) -> Exception:
     """Why a number is no phone: a filler a form demanded (``0000000000``, ``1234567890``) stands for
     none and is absent; any other number is refused with ``reason``."""
-    if len(set(digits)) == 1 or digits in _FILLER_NUMBERS:
+    if (len(digits) >= 5 and len(set(digits)) == 1) or digits in _FILLER_NUMBERS:
         return Absent(PLACEHOLDER_VALUE)
     return InvalidValue(reason)
 

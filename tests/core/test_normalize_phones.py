@@ -115,10 +115,25 @@ def test_phone_forms(raw, region, default, expected):
     ("12345", "US", "invalid_phone"),
     ("6505551212", None, "phone_without_country_code"),
     ("+999 123 456 789", None, "invalid_phone"),
-    ("phone: 650 555 1212", "US", "invalid_phone"),
+    ("650 555 CALL", "US", "invalid_phone"),  # letters in the number: never a keypad's digits
+    ("call 650 555 1212 after 5", "US", "invalid_phone"),
+    ("+1 650 555 1212 / +1 650 555 1213", "US", "invalid_phone"),  # two numbers: which one is not ours to pick
+    ("650,555,1212", "US", "invalid_phone"),
+    ("++44", None, "invalid_phone"),
 ])
 def test_numbers_valid_nowhere_are_rejected_never_hashed(raw, region, reason):
     assert n.normalize_column([raw], n.phone, [region]) == ([None], [reason])
+
+
+@pytest.mark.parametrize("raw", [
+    "Mobile: 650-555-1212", "Home 650-555-1212", "p: 650-555-1212", "Tel. +1 650 555 1212", "tel +16505551212",
+    "+1 650 555 1212 (mobile)", "650-555-1212 (cell)", "650-555-1212 home", "Mobile 650-555-1212 (cell)",
+    "+1-650-555-1212,,123", "6505551212;123", "++16505551212",
+])
+def test_a_label_a_dial_pause_or_a_doubled_plus_around_the_number_is_not_part_of_it(raw):
+    # CRM exports label numbers; phonenumbers reads past a leading label and a doubled plus too.
+    assert n.normalize_column([raw], n.phone, ["US"]) == (["16505551212"], [None])
+    assert n.phone_reference(raw, "US") == "16505551212"
 
 
 def test_phone_context_pairs_row_country_with_default_region():
