@@ -79,12 +79,14 @@ _ASCII_LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
 ASCII_EMAIL = re.compile(rf"(?P<local>{_EMAIL_ATOM}(?:\.{_EMAIL_ATOM})*)@(?P<domain>(?:{_ASCII_LABEL}\.)+"
                          r"(?:[a-zA-Z]{2,63}|xn--[a-z0-9-]{1,59}))", re.ASCII)
 _DISPLAY_NAME = re.compile(r"[^<>]*<\s*([^<>\s]+)\s*>")
+_COMMENT_NAME = re.compile(r"([^\s()<>]+@[^\s()<>]+)\s*\([^()<>@]*\)")  # RFC 822's a@example.com (Name)
 MAX_EMAIL_LENGTH = 254
 
 
 @accepts(max_length=512)
 def email(text: str) -> str:
-    """Lower case; ``mailto:`` and ``Name <addr>`` unwrapped; must be a valid address of at most 254 characters.
+    """Lower case; ``mailto:``, ``Name <addr>`` and ``addr (Name)`` unwrapped; must be a valid address of at
+    most 254 characters.
 
     Dots and ``+tags`` are kept (they are part of the address Snap matches). A spreadsheet's wrapper
     around an address (``="a@example.com"``, ``"a@example.com"``) is unwrapped.
@@ -101,6 +103,8 @@ def _email(text: str) -> str:
         if match is None:
             raise InvalidValue("invalid_email")
         value = match.group(1)
+    elif value.endswith(")") and (commented := _COMMENT_NAME.fullmatch(value)):
+        value = commented.group(1)
     if value[:7].lower() == "mailto:":
         value = urllib.parse.unquote(value[7:].split("?", 1)[0]).strip()
     if len(value) > MAX_EMAIL_LENGTH:

@@ -157,6 +157,7 @@ def test_a_zero_amount_is_never_negative_zero(cell):
     ("mailto:Person@Example.com", "person@example.com"), ("MAILTO:a%2Bb@x.io?subject=hi", "a+b@x.io"),
     ('"Person, A" <Person@Example.com>', "person@example.com"), ("<a@b.co>", "a@b.co"),
     ("first.last+tag@sub.example.co.uk", "first.last+tag@sub.example.co.uk"), ("josé@exämple.de", "josé@exämple.de"),
+    ("Person@Example.com (Person A)", "person@example.com"), ("a@x.io(work)", "a@x.io"),  # RFC 822's comment
 ])
 def test_email_unwraps_and_keeps_dots_and_tags(raw, expected):
     assert n.email(raw) == expected
@@ -164,7 +165,8 @@ def test_email_unwraps_and_keeps_dots_and_tags(raw, expected):
 
 @pytest.mark.parametrize("bad", ["a@b", "a..b@x.com", ".a@x.com", "a.@x.com", "a@-x.com", "a@x-.com", "a@x.c",
                                  "a@x.123", "a@[1.2.3.4]", "a b@x.com", "x" * 65 + "@x.com",
-                                 "a@" + "b" * 250 + ".com", "Name <a@x.com", "a@x.com>", "a@x_y.com"])
+                                 "a@" + "b" * 250 + ".com", "Name <a@x.com", "a@x.com>", "a@x_y.com",
+                                 "a@x.com (b@y.com)", "(Name) a@x.com", "a@x.com (a (b))", "a@x.com ()x"])
 def test_email_rejects_invalid_addresses(bad):
     with pytest.raises(n.InvalidValue, match="invalid_email"):
         n.email(bad)
