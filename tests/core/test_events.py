@@ -156,6 +156,8 @@ def test_non_ascii_emoji_and_very_long_strings():
     (10**400, {}, "invalid_event_time"),
     (float("inf"), {}, "invalid_event_time"),
     ("yesterday-ish", {}, "invalid_event_time"),
+    ("N/A", {}, "missing_event_time"), ("NULL", {}, "missing_event_time"), (" - ", {}, "missing_event_time"),
+    ("0", {}, "missing_event_time"),  # an export's word for no time: missing, not unreadable
     ("12:30", {}, "invalid_event_time"),  # a time of day: no date, never filled from today
     (True, {}, "invalid_event_time"),
     (dt.datetime(1, 1, 1, tzinfo=dt.timezone.utc), {}, "event_too_old"),
