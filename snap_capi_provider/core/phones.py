@@ -58,12 +58,12 @@ def clean_phone(text: str) -> tuple[str, str]:
     ``prefix`` is ``"+"`` for a number written with ``+`` (or ``＋``), ``"00"`` for one dialled with a
     leading ``00`` (stripped from the digits), ``""`` for a national number. Drops a ``tel:`` scheme and
     its parameters, an extension (also after a dialler's pause: ``,,123``), a label before or after the
-    number (``Mobile: 650...``, ``... (cell)``), separators, invisible marks and a float's ``.0`` (``6505551212.0``);
-    reads non-ASCII digits (Arabic-Indic, full-width, ...) as digits; unwraps a spreadsheet's wrapper
-    (``="+16505551212"``, ``'+16505551212``). Letters within the number (``1-800-FLOWERS``) and other
-    symbols are refused. A ``(0)`` after the
-    country code stays in the digits: ``phonenumbers`` drops it where it is a trunk prefix (``+44 (0)20``)
-    and keeps it where it is part of the number (``+39 (0)6``).
+    number (``Mobile: 650...``, ``... (cell)``), separators, invisible marks and a float's ``.0``
+    (``6505551212.0``); reads non-ASCII digits (Arabic-Indic, full-width, ...) as digits; unwraps a
+    spreadsheet's wrapper (``="+16505551212"``, ``'+16505551212``). Letters within the number
+    (``1-800-FLOWERS``) and other symbols are refused. A ``(0)`` after the country code stays in the
+    digits: ``phonenumbers`` drops it where it is a trunk prefix (``+44 (0)20``) and keeps it where it is
+    part of the number (``+39 (0)6``).
     """
     if "." in text and (floating := _FLOAT_TEXT.fullmatch(text)):
         text = floating.group(1)
