@@ -190,7 +190,7 @@ _FILLER_NUMBERS = frozenset({"123456789", "1234567890", "0123456789", "112345678
 def _refused(digits: str, reason: str) -> Exception:
     """Why a number is no phone: a filler a form demanded (``0000000000``, ``1234567890``) stands for
     none and is absent; any other number is refused with ``reason``."""
-    if (len(digits) >= 5 and len(set(digits)) == 1) or digits in _FILLER_NUMBERS:
+    if (len(digits) >= 3 and len(set(digits)) == 1) or digits in _FILLER_NUMBERS:
         return Absent(PLACEHOLDER_VALUE)
     return InvalidValue(reason)
 

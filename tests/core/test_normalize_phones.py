@@ -202,7 +202,7 @@ def test_invisible_marks_from_contact_exports_are_not_part_of_the_number(raw):
 
 
 @pytest.mark.parametrize("raw", ["0000000000", "000-000-0000", "(999) 999-9999", "1234567890", "+1 123 456 7890",
-                                 "5555555555", "+00 000", "0", "00", "N/A", "-"])
+                                 "5555555555", "+00 000", "+111", "0", "00", "N/A", "-"])
 def test_a_filler_a_form_demanded_is_no_phone_and_absent_not_a_rejection(raw):
     notes: dict[str, int] = {}
     assert n.normalize_column([raw], n.phone, ["US"], notes=notes) == ([None], [None])
