@@ -324,10 +324,7 @@ def test_postgres_streams_through_a_server_side_cursor_and_gives_the_same_events
         cur.execute("CREATE TABLE purchases (n int, order_id text, email text, phone text, first_name text, "
                     "last_name text, city text, state text, zip text, country text, dob text, ip inet, "
                     "amount numeric(10, 2), currency text, ts timestamptz)")
-        cur.executemany("INSERT INTO purchases VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)", [
-            (i, r["order_id"], r["email"], r["phone"], r["first_name"], r["last_name"], r["city"], r["state"],
-             r["zip"], r["country"], r["dob"], r["ip"], r["amount"], r["currency"], _timestamp(r["ts"]))
-            for i, r in enumerate(data)])
+        insert_purchases(cur, data, _timestamp)
     sql = "SELECT * FROM purchases ORDER BY n"
     chunks = iter_sql_chunks(conn, sql, chunk_rows=CHUNK)
     first = next(chunks)
@@ -338,6 +335,17 @@ def test_postgres_streams_through_a_server_side_cursor_and_gives_the_same_events
     chunks.close()
     assert_same(reference, iter_sql_chunks(conn, sql, chunk_rows=CHUNK))
     conn.close()
+
+
+PURCHASE_COLUMNS = ("order_id", "email", "phone", "first_name", "last_name", "city", "state", "zip", "country",
+                    "dob", "ip", "amount", "currency", "ts")
+
+
+def insert_purchases(cursor, data: list[dict], timestamp) -> None:
+    """The rows into a ``purchases`` table of ``n`` (the row's position) and PURCHASE_COLUMNS, in order."""
+    placeholders = ",".join(["%s"] * (len(PURCHASE_COLUMNS) + 1))
+    cursor.executemany(f"INSERT INTO purchases VALUES ({placeholders})", [
+        (i, *(row[c] for c in PURCHASE_COLUMNS[:-1]), timestamp(row["ts"])) for i, row in enumerate(data)])
 
 
 def _timestamp(value) -> dt.datetime:

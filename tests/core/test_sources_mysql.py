@@ -10,7 +10,7 @@ import pytest
 
 from snap_capi_provider.core.sources import iter_chunks, iter_sql_chunks
 from snap_capi_provider.core.sources.sql import MYSQL_WRITE_TIMEOUT_S
-from tests.core.test_sources import CHUNK, assert_same, rows, sent
+from tests.core.test_sources import CHUNK, assert_same, insert_purchases, rows, sent
 from tests.mysql_server import find_binaries, mysql_server
 
 pytestmark = pytest.mark.skipif(find_binaries() is None and not os.environ.get("CI"),
@@ -34,10 +34,7 @@ def mysql(reference):
             cursor.execute("CREATE TABLE purchases (n int, order_id text, email text, phone text, first_name text, "
                            "last_name text, city text, state text, zip text, country text, dob text, ip text, "
                            "amount decimal(10, 2), currency text, ts varchar(40)) CHARACTER SET utf8mb4")
-            cursor.executemany("INSERT INTO purchases VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)", [
-                (i, r["order_id"], r["email"], r["phone"], r["first_name"], r["last_name"], r["city"], r["state"],
-                 r["zip"], r["country"], r["dob"], r["ip"], r["amount"], r["currency"], str(r["ts"]))
-                for i, r in enumerate(data)])
+            insert_purchases(cursor, data, str)  # the epoch ints and ISO texts as text: read alike
         yield server
 
 
