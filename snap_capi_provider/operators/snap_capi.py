@@ -55,7 +55,7 @@ class SnapCapiRowsOperator(BaseOperator):
         stores them (raw PII included) in Airflow's metadata database: prefer ``sql`` or ``path`` for PII.
     :param sql: A query whose rows are the input (templated; a ``.sql`` file is read as a template), e.g.
         ``... WHERE ts >= '{{ data_interval_start }}' AND ts < '{{ data_interval_end }}'``. Streamed
-        ``chunk_rows`` at a time (a server-side cursor on PostgreSQL and MySQL); never held whole in memory.
+        ``chunk_rows`` at a time (a server-side cursor on PostgreSQL, MySQL and Redshift); never held whole in memory.
     :param sql_conn_id: The Airflow connection of the database (any common-sql hook: Postgres, Snowflake,
         BigQuery, MySQL, SQLite, ...). Templated.
     :param sql_parameters: Parameters of ``sql`` (a dict or a list, as the driver takes them). Templated.
