@@ -131,7 +131,7 @@ def _declare(connection: Any, sql: str,
     try:
         if began:
             cursor.execute("BEGIN")
-        _execute(cursor, f"DECLARE {name} NO SCROLL CURSOR FOR {sql.strip().rstrip(';')}", parameters)
+        _execute(cursor, f"DECLARE {name} CURSOR FOR {sql.strip().rstrip(';')}", parameters)
     except Exception as exc:  # noqa: BLE001 - any refusal: read the result the driver's way
         log.warning("The database refused a server-side cursor over the query (%s): its whole result is read "
                     "into memory at once, as the %s driver does.", type(exc).__name__, _driver(connection))
