@@ -25,7 +25,8 @@ REASONS: dict[str, str] = {
                         "2^24 in a float32): its last digits may be another number's. Load the column as "
                         "integers or text.",
     "invalid_value": "Not a non-negative amount (or a value a rule could not read), or an ambiguous one "
-                     "such as 1,299 (a thousand or a decimal comma): send a plain decimal such as 42.50.",
+                     "such as 1,299 without its currency (a thousand or a decimal comma; $1,299 is read): "
+                     "send a plain decimal such as 42.50.",
     # user data
     "invalid_email": "Not a valid email address (at most 254 characters, one @, a domain with a dot).",
     "invalid_phone": "Not a valid phone number in the row's country, the default region or as an "
