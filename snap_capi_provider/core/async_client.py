@@ -19,6 +19,7 @@ import aiohttp
 from snap_capi_provider.core.auth import StaticToken, TokenProvider
 from snap_capi_provider.core.client import (
     DEFAULT_BASE_URL,
+    MAX_RESPONSE_BYTES,
     RETRYABLE_STATUS,
     ApiResponse,
     RetryPolicy,
@@ -118,20 +119,23 @@ class AsyncSnapCapiClient:
             async with self._session.get(self.base_url + path, params={**(params or {}), **token_query},
                                          headers=headers, allow_redirects=False,  # as the sync client
                                          timeout=aiohttp.ClientTimeout(total=self._total)) as http:
-                status, raw = http.status, await http.text()
+                status, raw = http.status, await _capped_text(http)
                 retry_after = retry_after_seconds(http.headers.get("Retry-After"))
         except asyncio.TimeoutError:
             raise _Retry("timed out") from None
         except aiohttp.ClientError as exc:  # its text may hold the URL, and the URL the token
             raise _Retry(f"connection error ({type(exc).__name__})") from None
         elapsed = time.monotonic() - started
-        text = redact(raw[:2000], self._tokens.secrets())
+        if raw is None:
+            raise _Retry(f"an answer of more than {MAX_RESPONSE_BYTES >> 20} MB")
+        raw = redact(raw, self._tokens.secrets())
+        text = raw[:2000]
         if self.debug:
             log_exchange("GET", path, status, 0, elapsed, text)
         if status in RETRYABLE_STATUS:
             raise _Retry(f"HTTP {status}", retry_after)
         try:
-            body: Any = json.loads(text) if text else None
+            body: Any = json.loads(raw) if raw else None  # the whole answer: logs run past 2000 characters
         except (ValueError, RecursionError):
             body = None
         # A 400 about the token is refreshed like a 401, as the sync client does (SNAP_CAPI.md section 9).
@@ -152,3 +156,14 @@ class _Refused(Exception):
     def __init__(self, message: str, token: str, status: int):
         super().__init__(message)
         self.token, self.status = token, status
+
+
+async def _capped_text(http: aiohttp.ClientResponse) -> str | None:
+    """The answer's text, or None past :data:`MAX_RESPONSE_BYTES` (decompressed) of it."""
+    chunks, size = [], 0
+    async for chunk in http.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks).decode(http.charset or "utf-8", "replace")

@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://tr.snapchat.com"
 RETRYABLE_STATUS = frozenset({408, 429, *range(500, 600)})
+MAX_RESPONSE_BYTES = 16 << 20
+"""The most of an answer read, decompressed (Snap's are kilobytes): a runaway body, a relay's endless
+page or a gzip bomb, is an unreadable answer, never the task's memory."""
 """Request timeout, rate limit and every server error (SNAP_CAPI.md section 5: 5xx is transient; a CDN
 in front of a Launch Pad answers 520 to 524 while its origin is briefly away)."""
 
@@ -293,9 +296,12 @@ class SnapCapiClient:
                                              headers=headers, timeout=self.timeout, stream=True,
                                              allow_redirects=False)
                 try:
-                    http.content  # noqa: B018 - reads the streamed body
+                    _read_body(http)
                 except requests.RequestException as exc:
                     unreadable = type(exc).__name__
+                    http.close()
+                except _TooLarge:
+                    unreadable = f"more than {MAX_RESPONSE_BYTES >> 20} MB"
                     http.close()
             except requests.Timeout:
                 error = _Transient("timed out")
@@ -338,6 +344,21 @@ class SnapCapiClient:
 
     def _redact(self, text: str) -> str:
         return redact(text, self._tokens.secrets())
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _read_body(http: requests.Response) -> None:
+    """Read the streamed body into ``http.content``, at most :data:`MAX_RESPONSE_BYTES` of it."""
+    chunks, size = [], 0
+    for chunk in http.iter_content(1 << 16):
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            raise _TooLarge
+        chunks.append(chunk)
+    http._content = b"".join(chunks)  # what Response.content caches once it has read the body
 
 
 def endpoint(api_version: str, kind: str, asset_id: str) -> tuple[str, dict[str, str]]:

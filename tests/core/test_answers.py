@@ -125,3 +125,15 @@ def test_a_validate_verdict_without_a_status_reads_the_same_on_both_paths():
         with SnapCapiClient(TOKEN, url, retry=FAST) as client:
             checked = validate_batch(client, PIXEL, batch_items(pii_rows(4)))
     assert len(checked.accepted) == 4 and checked.rejected == []
+
+
+def test_the_async_client_reads_an_answer_longer_than_the_text_it_logs():
+    # Test-event logs run to many kilobytes; only the logged text is cut to 2,000 characters.
+    logs = {"status": "SUCCESS", "logs": [{"event_name": "PURCHASE", "status": "VALID", "n": i} for i in range(500)]}
+    with scripted((200, logs)) as (url, _):
+        async def read() -> ApiResponse:
+            async with AsyncSnapCapiClient(TOKEN, url, retry=FAST) as client:
+                return await client.get_json(*client.logs_path(PIXEL))
+
+        response = asyncio.run(read())
+    assert len(json.dumps(logs)) > 20_000 and response.body == logs and len(response.text) == 2000

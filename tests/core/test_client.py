@@ -3,6 +3,7 @@ the token never shows up in a log line, an exception or its chain (SNAP_CAPI.md 
 
 from __future__ import annotations
 
+import gzip
 import logging
 import socket
 import traceback
@@ -271,13 +272,15 @@ def _scripted_server(answer: bytes, linger: bool = False) -> tuple[str, list[int
 
 
 OK_BODY = b'{"status": "VALID", "reason": "Events have been processed successfully."}'
+GZIP_BOMB = gzip.compress(b" " * (64 << 20))  # 64 MB of spaces in about 64 KB: never read whole
 
 
 @pytest.mark.parametrize("answer, linger", [
     (b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(OK_BODY) + OK_BODY[:10], False),  # truncated
     (b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(OK_BODY) + OK_BODY, False),
     (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", True),  # reset after the headers
-], ids=["truncated", "bad-gzip", "reset-after-headers"])
+    (b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(GZIP_BOMB) + GZIP_BOMB, False),
+], ids=["truncated", "bad-gzip", "reset-after-headers", "gzip-bomb"])
 def test_a_2xx_whose_body_cannot_be_read_is_unconfirmed_and_never_re_sent(answer, linger):
     from snap_capi_provider.core.delivery import BatchItem, deliver
 
