@@ -352,6 +352,8 @@ class _TooLarge(Exception):
 
 def _read_body(http: requests.Response) -> None:
     """Read the streamed body into ``http.content``, at most :data:`MAX_RESPONSE_BYTES` of it."""
+    if http.raw is None:  # answered in memory (a transport adapter's Response): nothing left to read
+        return
     chunks, size = [], 0
     for chunk in http.iter_content(1 << 16):
         size += len(chunk)
