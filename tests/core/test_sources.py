@@ -82,12 +82,17 @@ def sent(chunks, mapping=MAPPING, event_options=OPTIONS, **options) -> tuple[dic
     return payloads, result
 
 
-@pytest.fixture(scope="module")
-def reference():
+def reference_run() -> tuple[list[dict], dict[int, bytes], dict]:
+    """The rows, and the events and report of the in-memory path that every source must give back."""
     data = rows()
     payloads, report = sent(iter_chunks(data, 20_000))
     assert report["rows"] == len(data) and report["rejected"] >= 1 and report["accepted"] > 2900
     return data, payloads, report
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return reference_run()
 
 
 def assert_same(reference, chunks, **options):

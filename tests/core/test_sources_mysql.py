@@ -8,9 +8,9 @@ import os
 
 import pytest
 
-from snap_capi_provider.core.sources import iter_chunks, iter_sql_chunks
+from snap_capi_provider.core.sources import iter_sql_chunks
 from snap_capi_provider.core.sources.sql import MYSQL_WRITE_TIMEOUT_S
-from tests.core.test_sources import CHUNK, assert_same, insert_purchases, rows, sent
+from tests.core.test_sources import CHUNK, assert_same, insert_purchases, reference_run
 from tests.mysql_server import find_binaries, mysql_server
 
 pytestmark = pytest.mark.skipif(find_binaries() is None and not os.environ.get("CI"),
@@ -21,9 +21,7 @@ SQL = "SELECT * FROM purchases ORDER BY n"
 
 @pytest.fixture(scope="module")
 def reference():
-    data = rows()
-    payloads, report = sent(iter_chunks(data, 20_000))
-    return data, payloads, report
+    return reference_run()
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import logging
 
 import pytest
 
-from snap_capi_provider.core.sources import InputError, iter_chunks, iter_sql_chunks
-from tests.core.test_sources import CHUNK, _timestamp, assert_same, insert_purchases, needs_postgres, rows, sent
+from snap_capi_provider.core.sources import InputError, iter_sql_chunks
+from tests.core.test_sources import CHUNK, _timestamp, assert_same, insert_purchases, needs_postgres, reference_run
 from tests.pg_server import pg_server
 
 pytestmark = needs_postgres
@@ -21,9 +21,7 @@ TABLE = ("CREATE TABLE purchases (n int, order_id text, email text, phone text, 
 
 @pytest.fixture(scope="module")
 def reference():
-    data = rows()
-    payloads, report = sent(iter_chunks(data, 20_000))
-    return data, payloads, report
+    return reference_run()
 
 
 @pytest.fixture(scope="module")
