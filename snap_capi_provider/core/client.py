@@ -40,11 +40,11 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://tr.snapchat.com"
 RETRYABLE_STATUS = frozenset({408, 429, *range(500, 600)})
+"""Request timeout, rate limit and every server error (SNAP_CAPI.md section 5: 5xx is transient; a CDN
+in front of a Launch Pad answers 520 to 524 while its origin is briefly away)."""
 MAX_RESPONSE_BYTES = 16 << 20
 """The most of an answer read, decompressed (Snap's are kilobytes): a runaway body, a relay's endless
 page or a gzip bomb, is an unreadable answer, never the task's memory."""
-"""Request timeout, rate limit and every server error (SNAP_CAPI.md section 5: 5xx is transient; a CDN
-in front of a Launch Pad answers 520 to 524 while its origin is briefly away)."""
 
 
 __all__ = [

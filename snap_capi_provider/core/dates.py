@@ -332,8 +332,7 @@ def _zoned_iso(text: str) -> str | None:
 
 def event_time(value: object, timezone: str | None = None) -> int:
     """Unix seconds (UTC) from an aware datetime, ISO-8601, RFC 2822 or Unix ``date`` text (also with a
-    warehouse's zone: BigQuery's ``... UTC``, Snowflake's ``... -0800``, or an IANA zone: ``...[Europe/Paris]``),
-    or an epoch number.
+    warehouse's zone: BigQuery's ``... UTC``, Snowflake's ``... -0800``), or an epoch number.
 
     Also read: an IANA zone in brackets (RFC 9557, Java's ``ZonedDateTime``: ``2026-12-07T10:00+01:00[Europe/Paris]``,
     where the offset decides, or without one the local time there) or after a space (``... 10:00 America/New_York``);
