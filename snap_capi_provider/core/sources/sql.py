@@ -72,7 +72,7 @@ def iter_sql_chunks(connection: Any, sql: str, parameters: Sequence[Any] | Mappi
     if _driver(connection) in _DECLARING_DRIVERS:
         declared = _declare(connection, sql, parameters)
         if declared is not None:
-            yield from _declared_chunks(connection, *declared, chunk_rows)
+            yield from _declared_chunks(*declared, chunk_rows)
             return
     cursor = _streaming_cursor(connection, chunk_rows)
     try:
@@ -98,6 +98,11 @@ def _no_result_set() -> InputError:
 
 def _named(cursor: Any) -> bool:
     return bool(getattr(cursor, "name", None)) and _driver(cursor) in ("psycopg2", "psycopg")
+
+
+def _statement(sql: str) -> str:
+    """The query without its closing semicolon, to wrap in another statement."""
+    return sql.strip().rstrip(";")
 
 
 def _chunks(cursor: Any, fetch: Callable[[], Sequence[Any]]) -> Iterator[pd.DataFrame]:
@@ -131,7 +136,7 @@ def _declare(connection: Any, sql: str,
     try:
         if began:
             cursor.execute("BEGIN")
-        _execute(cursor, f"DECLARE {name} CURSOR FOR {sql.strip().rstrip(';')}", parameters)
+        _execute(cursor, f"DECLARE {name} CURSOR FOR {_statement(sql)}", parameters)
     except Exception as exc:  # noqa: BLE001 - any refusal: read the result the driver's way
         log.warning("The database refused a server-side cursor over the query (%s): its whole result is read "
                     "into memory at once, as the %s driver does.", type(exc).__name__, _driver(connection))
@@ -145,8 +150,7 @@ def _declare(connection: Any, sql: str,
     return cursor, name, began
 
 
-def _declared_chunks(connection: Any, cursor: Any, name: str, began: bool,
-                     chunk_rows: int) -> Iterator[pd.DataFrame]:
+def _declared_chunks(cursor: Any, name: str, began: bool, chunk_rows: int) -> Iterator[pd.DataFrame]:
     def fetch() -> Sequence[Any]:
         cursor.execute(f"FETCH FORWARD {int(chunk_rows)} FROM {name}")
         return cursor.fetchall()
@@ -166,11 +170,7 @@ def count_sql_rows(connection: Any, sql: str,
     """``SELECT COUNT(*)`` over the query, for progress and an ETA (one extra query: opt in)."""
     cursor = connection.cursor()
     try:
-        wrapped = f"SELECT COUNT(*) FROM ({sql.strip().rstrip(';')}) AS snap_capi_count"
-        if parameters is None:
-            cursor.execute(wrapped)
-        else:
-            cursor.execute(wrapped, parameters)
+        _execute(cursor, f"SELECT COUNT(*) FROM ({_statement(sql)}) AS snap_capi_count", parameters)
         return int(cursor.fetchone()[0])
     finally:
         cursor.close()
