@@ -88,7 +88,8 @@ def email(text: str) -> str:
     """Lower case; ``mailto:``, ``Name <addr>`` and ``addr (Name)`` unwrapped; must be a valid address of at
     most 254 characters.
 
-    Dots and ``+tags`` are kept (they are part of the address Snap matches). A spreadsheet's wrapper
+    Dots and ``+tags`` are kept (they are part of the address Snap matches); a domain's trailing root dot
+    (``a@example.com.``, its fully qualified form) is not part of it. A spreadsheet's wrapper
     around an address (``="a@example.com"``, ``"a@example.com"``) is unwrapped.
     """
     if is_prehashed(text):
@@ -112,6 +113,8 @@ def _email(text: str) -> str:
     if not value.isascii():  # full-width letters typed through an IME: ａｂ@example.ｃｏｍ is ab@example.com
         value = unicodedata.normalize("NFKC", value)
     value = value.lower()
+    if value.endswith("."):  # example.com. is DNS's fully qualified spelling of example.com
+        value = value[:-1]
     match = (ASCII_EMAIL if value.isascii() else EMAIL).fullmatch(value)
     if match is None or len(match.group("local")) > 64:
         raise InvalidValue("invalid_email")
@@ -205,9 +208,16 @@ def ip_address(text: str) -> str:
 
     An IPv6 zone (``fe80::1%eth0``) names an interface of the machine that logged the address, nothing
     Snap can read: the address is sent without it; so is the port of a logged ``1.2.3.4:51234`` or
-    ``[2001:db8::1]:443``."""
+    ``[2001:db8::1]:443``. An ``X-Forwarded-For`` list (``203.0.113.7, 10.0.0.1``) gives its first
+    address, the client's by the header's definition; every entry must be an address. The unspecified
+    address (``0.0.0.0``, ``::``) is a logger's placeholder for none: absent (``placeholder_value``)."""
     if _IPV4.fullmatch(text):
+        if text == "0.0.0.0":
+            raise Absent(PLACEHOLDER_VALUE)
         return text
+    if "," in text:
+        addresses = [ip_address(entry.strip()) for entry in text.split(",")]
+        return addresses[0]
     with_port = _WITH_PORT.fullmatch(text)
     if with_port is not None:
         text = with_port[1] or with_port[2]
@@ -218,6 +228,8 @@ def ip_address(text: str) -> str:
             address = ipaddress.IPv6Address(value.partition("%")[0])
     except ValueError:
         raise InvalidValue("invalid_ip_address") from None
+    if address.is_unspecified:
+        raise Absent(PLACEHOLDER_VALUE)
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return f"::ffff:{address.ipv4_mapped}"
     return str(address)

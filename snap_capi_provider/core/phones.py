@@ -148,7 +148,8 @@ def _reference_valid(text: str, region: str | None) -> str | None:
 
 
 def phone_reference(text: str, region: object = None, default_region: str | None = None) -> str:
-    """:func:`phone` computed by ``phonenumbers`` alone (``parse`` + ``is_valid_number`` per reading)."""
+    """:func:`phone` computed by ``phonenumbers`` alone (``parse`` + ``is_valid_number`` per reading, in
+    the same order and with the same reading of Mexico's retired prefixes)."""
     return _read_phone(text, region, default_region, _reference_international, _reference_valid)
 
 
@@ -163,7 +164,7 @@ def _read_phone(text: str, region: object, default_region: str | None,
         return text.lower()
     prefix, digits = clean_phone(text)
     if prefix == INTERNATIONAL:
-        found = international(digits)
+        found = _international_or_retired(international, digits)
         if found is None:
             raise _refused(digits, "invalid_phone")
         return found
@@ -176,12 +177,34 @@ def _read_phone(text: str, region: object, default_region: str | None,
     dialled = "00" + digits if prefix == DIALLED_00 else digits
     for candidate in regions:
         found = national(dialled, candidate)
+        if found is None and candidate == "MX" and (current := _current_mexican_national(dialled)):
+            found = national(current, candidate)
         if found is not None:
             return found
-    found = international(digits)
+    found = _international_or_retired(international, digits)
     if found is not None:
         return found
     raise _refused(digits, "invalid_phone" if regions or prefix == DIALLED_00 else "phone_without_country_code")
+
+
+def _international_or_retired(international: Callable[[str], str | None], digits: str) -> str | None:
+    """``international(digits)``, or the number in Mexico's current plan when it was written the way
+    Mexican mobiles were until 2019 (and WhatsApp still writes them): ``+52 1`` and ten digits. The plan
+    dropped the ``1``, and phonenumbers now calls that form invalid; the ten digits are the number."""
+    found = international(digits)
+    if found is None and len(digits) == 13 and digits.startswith("521"):
+        found = international("52" + digits[3:])
+    return found
+
+
+def _current_mexican_national(digits: str) -> str | None:
+    """A Mexican number dialled before 2019 with the prefix for a mobile (``044``, ``045``) or a
+    long-distance call (``01``) before its ten digits: the ten digits, which are today's number."""
+    if len(digits) == 13 and digits.startswith(("044", "045")):
+        return digits[3:]
+    if len(digits) == 12 and digits.startswith("01"):
+        return digits[2:]
+    return None
 
 
 _FILLER_NUMBERS = frozenset({"123456789", "1234567890", "0123456789", "11234567890"})
@@ -379,7 +402,9 @@ def phone(text: str, region: object = None, default_region: str | None = None) -
     An international number (``+``, ``00``, the region's IDD such as ``011`` in the US, ``tel:``) must be
     valid for its country code. A national number is read in ``region`` (the row's country) when it is
     valid there, else in ``default_region``, else its digits must already start with a valid country
-    code. A number valid nowhere is rejected, never guessed. ``region`` may also be a
+    code. Mexico's numbers written with the prefixes its plan retired in 2019 (``+52 1`` before a mobile,
+    ``044``, ``045`` or ``01`` dialled at home) are read as the ten digits that follow. A number valid
+    nowhere is rejected, never guessed. ``region`` may also be a
     ``(region, default_region)`` tuple, the form :func:`phone_context` builds for ``normalize_column``.
     """
     return _read_phone(text, region, default_region, _fast_international, _fast_national_or_reference)

@@ -316,7 +316,8 @@ def zip_code(text: str, country_code: object = None) -> str | None:
     """Lower case, no spaces; a US zip keeps its first five digits (``94025-1234`` -> ``94025``).
 
     ``country_code`` is the row's country (any case). Text that is a number (``2134``, ``94025.0``) reads
-    as that number does once the row's country is known; with ``us`` or a territory using US ZIPs
+    as that number does once the row's country is known; a trailing dash (``94025-``, an empty ZIP+4)
+    is dropped and typographic dashes read as ``-``. With ``us`` or a territory using US ZIPs
     (``pr``, ``gu``...) a value that is no US zip is rejected. Zeros only (``00000``) stand for no zip:
     absent, counted as ``placeholder_value``.
     """
@@ -325,10 +326,15 @@ def zip_code(text: str, country_code: object = None) -> str | None:
     return read_unwrapped_if_refused(_zip_code, text, country_code)  # ="02134": how exports keep a leading 0
 
 
+_DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2212\ufe63\uff0d"), "-")
+
+
 def _zip_code(text: str, country_code: object) -> str:
     value = "".join(fold_width(text).lower().split())
     if not value.isascii():  # digits of another script (٩٤٠٢٥) as the ASCII digits a zip is written with
         value = "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in value)
+        value = value.translate(_DASHES)  # 94025–1234: a word processor's dash
+    value = value.rstrip("-")  # 94025-: a ZIP+4 whose four digits were empty when it was joined
     country = _alpha_2(country_code)
     number = _WRITTEN_NUMBER.fullmatch(value)
     if number is not None:

@@ -213,3 +213,21 @@ def test_a_filler_a_form_demanded_is_no_phone_and_absent_not_a_rejection(raw):
                                                           ("12345", "US", "!invalid_phone")])
 def test_a_valid_number_of_repeated_digits_is_kept_and_a_short_one_still_refused(raw, region, expected):
     assert _outcome(n.phone, raw, region, None) == expected
+
+
+@pytest.mark.parametrize(("raw", "region", "expected"), [
+    ("+52 1 55 1234 5678", None, "525512345678"),  # a mobile as written until 2019
+    ("5215512345678", None, "525512345678"),  # WhatsApp's id of a Mexican mobile
+    ("0052 1 55 1234 5678", "US", "525512345678"),
+    ("044 55 1234 5678", "MX", "525512345678"),  # dialled at home to a mobile
+    ("045 33 1234 5678", "MX", "523312345678"),
+    ("01 55 1234 5678", "MX", "525512345678"),  # a long-distance call
+    ("55 1234 5678", "MX", "525512345678"),
+    ("044 55 1234 5678", "US", "!invalid_phone"),  # the prefixes are Mexico's only
+    ("+52 1 00 1234 5678", None, "!invalid_phone"),  # ten digits still have to be a valid number
+    ("+52 1 55 1234 567", None, "!invalid_phone"),
+])
+def test_mexicos_retired_prefixes_give_the_ten_digits_that_are_the_number_today(raw, region, expected):
+    # Mexico dropped the mobile 1 and the 044 / 045 / 01 prefixes in August 2019; phonenumbers calls those
+    # forms invalid, yet CRMs and WhatsApp exports are full of them.
+    assert _outcome(n.phone, raw, region, None) == expected == _outcome(n.phone_reference, raw, region, None)

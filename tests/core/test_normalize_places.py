@@ -75,6 +75,15 @@ def test_us_territories_follow_the_us_zip_rule(cell, country, expected):
     assert one(n.zip_code, cell, country) == (expected, None)
 
 
+@pytest.mark.parametrize(("cell", "country", "expected"), [
+    ("94025-", "us", "94025"), ("94025-", None, "94025"), ("94025\u20131234", "us", "94025"),
+    ("94025 \u2014 1234", None, "94025"), ("75008-", "fr", "75008"), ("1234\u2013567", "pt", "1234-567"),
+])
+def test_a_trailing_dash_is_an_empty_zip4_and_a_typographic_dash_a_dash(cell, country, expected):
+    # zip5 || '-' || plus4 with no plus4, and a word processor's en dash: the zip is still the zip.
+    assert one(n.zip_code, cell, country) == (expected, None)
+
+
 def test_a_territory_rejects_what_is_no_us_zip():
     assert one(n.zip_code, "SW1A 1AA", "pr") == (None, "invalid_zip")
 

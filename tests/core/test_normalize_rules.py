@@ -158,6 +158,7 @@ def test_a_zero_amount_is_never_negative_zero(cell):
     ('"Person, A" <Person@Example.com>', "person@example.com"), ("<a@b.co>", "a@b.co"),
     ("first.last+tag@sub.example.co.uk", "first.last+tag@sub.example.co.uk"), ("josé@exämple.de", "josé@exämple.de"),
     ("Person@Example.com (Person A)", "person@example.com"), ("a@x.io(work)", "a@x.io"),  # RFC 822's comment
+    ("John@Example.com.", "john@example.com"), ("<a@x.io.>", "a@x.io"),  # the DNS root's dot
 ])
 def test_email_unwraps_and_keeps_dots_and_tags(raw, expected):
     assert n.email(raw) == expected
@@ -166,7 +167,8 @@ def test_email_unwraps_and_keeps_dots_and_tags(raw, expected):
 @pytest.mark.parametrize("bad", ["a@b", "a..b@x.com", ".a@x.com", "a.@x.com", "a@-x.com", "a@x-.com", "a@x.c",
                                  "a@x.123", "a@[1.2.3.4]", "a b@x.com", "x" * 65 + "@x.com",
                                  "a@" + "b" * 250 + ".com", "Name <a@x.com", "a@x.com>", "a@x_y.com",
-                                 "a@x.com (b@y.com)", "(Name) a@x.com", "a@x.com (a (b))", "a@x.com ()x"])
+                                 "a@x.com (b@y.com)", "(Name) a@x.com", "a@x.com (a (b))", "a@x.com ()x",
+                                 "a@x.com..", "a@.", "a@x."])
 def test_email_rejects_invalid_addresses(bad):
     with pytest.raises(n.InvalidValue, match="invalid_email"):
         n.email(bad)
@@ -299,8 +301,22 @@ def test_ip_the_port_of_a_logged_address_is_not_sent(raw, expected):
     assert n.ip_address(raw) == expected
 
 
-@pytest.mark.parametrize("bad", ["1.2.3", "01.2.3.4", "1.2.3.4:", "1.2.3.4:123456", "256.1.1.1:80", "1.2.3.4, 5.6.7.8",
-                                 "::g", "localhost"])
+@pytest.mark.parametrize(("raw", "expected"), [("203.0.113.7, 10.0.0.1", "203.0.113.7"),
+                                               ("2001:DB8::1,198.51.100.2", "2001:db8::1"),
+                                               ("203.0.113.7:51234, 10.0.0.1", "203.0.113.7")])
+def test_ip_an_x_forwarded_for_list_gives_the_client_the_first_address(raw, expected):
+    assert n.ip_address(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["0.0.0.0", "::", "0:0:0:0:0:0:0:0", "0.0.0.0:0", "[::]:443"])
+def test_ip_the_unspecified_address_is_a_placeholder_absent_not_sent(raw):
+    notes: dict[str, int] = {}
+    assert n.normalize_column([raw], n.ip_address, notes=notes) == ([None], [None])
+    assert notes == {"placeholder_value": 1}
+
+
+@pytest.mark.parametrize("bad", ["1.2.3", "01.2.3.4", "1.2.3.4:", "1.2.3.4:123456", "256.1.1.1:80", "::g", "localhost",
+                                 "1.2.3.4,", "1.2.3.4, unknown", "1.2.3.4, see notes", "1.2.3.4 5.6.7.8"])
 def test_ip_invalid(bad):
     with pytest.raises(n.InvalidValue, match="invalid_ip_address"):
         n.ip_address(bad)
