@@ -19,7 +19,6 @@ import aiohttp
 from snap_capi_provider.core.auth import StaticToken, TokenProvider
 from snap_capi_provider.core.client import (
     DEFAULT_BASE_URL,
-    MAX_RESPONSE_BYTES,
     RETRYABLE_STATUS,
     ApiResponse,
     RetryPolicy,
@@ -30,7 +29,7 @@ from snap_capi_provider.core.client import (
     log_exchange,
     retry_after_seconds,
 )
-from snap_capi_provider.core.deadlines import attempt_seconds
+from snap_capi_provider.core.deadlines import MAX_RESPONSE_BYTES, attempt_seconds
 from snap_capi_provider.core.errors import SnapCapiAuthError, SnapCapiError, SnapCapiRetriesExhausted
 from snap_capi_provider.core.redact import install_log_filters, redact
 from snap_capi_provider.core.urls import safe_url

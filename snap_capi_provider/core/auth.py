@@ -22,7 +22,14 @@ from typing import Any, Protocol
 
 import requests
 
-from snap_capi_provider.core.deadlines import attempt_seconds, deadline_session, watched
+from snap_capi_provider.core.deadlines import (
+    MAX_RESPONSE_BYTES,
+    ResponseTooLarge,
+    attempt_seconds,
+    deadline_session,
+    read_capped_body,
+    watched,
+)
 from snap_capi_provider.core.errors import SnapCapiAuthError, SnapCapiError
 from snap_capi_provider.core.redact import redact, register_secret, scrub_pii
 from snap_capi_provider.core.urls import check_https_or_loopback, safe_url
@@ -244,13 +251,19 @@ class OAuthTokenProvider:
             # at a time would otherwise hold the run (or a trigger) forever.
             with watched(attempt_s) as deadline:
                 try:  # requests form-encodes (and URL-encodes) the dict: secrets may hold + / =
-                    http = self._session.post(self.token_url, data=form, timeout=self.timeout,
+                    http = self._session.post(self.token_url, data=form, timeout=self.timeout, stream=True,
                                               headers={"Accept": "application/json",
                                                        "User-Agent": "snap-capi-provider"})
+                    read_capped_body(http)
                 except requests.Timeout:
                     problem = "timed out"
                 except requests.RequestException as exc:  # its text may hold the URL: name the type only
                     problem = f"connection error ({type(exc).__name__})"
+                except ResponseTooLarge:
+                    problem = f"an answer of more than {MAX_RESPONSE_BYTES >> 20} MB"
+            if problem is not None and http is not None:  # its body broke off or ran over: no answer to read
+                http.close()
+                http = None
             if deadline.fired and http is None:
                 problem = f"timed out (the request took longer than {attempt_s:g}s)"
             if http is not None and http.status_code not in _TRANSIENT:

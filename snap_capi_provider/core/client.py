@@ -31,7 +31,14 @@ import requests
 import tenacity
 
 from snap_capi_provider.core.auth import StaticToken, TokenProvider
-from snap_capi_provider.core.deadlines import attempt_seconds, deadline_session, watched
+from snap_capi_provider.core.deadlines import (
+    MAX_RESPONSE_BYTES,
+    ResponseTooLarge,
+    attempt_seconds,
+    deadline_session,
+    read_capped_body,
+    watched,
+)
 from snap_capi_provider.core.errors import SnapCapiAuthError, SnapCapiError, SnapCapiRetriesExhausted
 from snap_capi_provider.core.redact import install_log_filters, redact, scrub_pii
 from snap_capi_provider.core.urls import check_https_or_loopback, is_loopback, safe_url
@@ -42,9 +49,6 @@ DEFAULT_BASE_URL = "https://tr.snapchat.com"
 RETRYABLE_STATUS = frozenset({408, 429, *range(500, 600)})
 """Request timeout, rate limit and every server error (SNAP_CAPI.md section 5: 5xx is transient; a CDN
 in front of a Launch Pad answers 520 to 524 while its origin is briefly away)."""
-MAX_RESPONSE_BYTES = 16 << 20
-"""The most of an answer read, decompressed (Snap's are kilobytes): a runaway body, a relay's endless
-page or a gzip bomb, is an unreadable answer, never the task's memory."""
 
 
 __all__ = [
@@ -296,11 +300,11 @@ class SnapCapiClient:
                                              headers=headers, timeout=self.timeout, stream=True,
                                              allow_redirects=False)
                 try:
-                    _read_body(http)
+                    read_capped_body(http)
                 except requests.RequestException as exc:
                     unreadable = type(exc).__name__
                     http.close()
-                except _TooLarge:
+                except ResponseTooLarge:
                     unreadable = f"more than {MAX_RESPONSE_BYTES >> 20} MB"
                     http.close()
             except requests.Timeout:
@@ -344,23 +348,6 @@ class SnapCapiClient:
 
     def _redact(self, text: str) -> str:
         return redact(text, self._tokens.secrets())
-
-
-class _TooLarge(Exception):
-    pass
-
-
-def _read_body(http: requests.Response) -> None:
-    """Read the streamed body into ``http.content``, at most :data:`MAX_RESPONSE_BYTES` of it."""
-    if http.raw is None:  # answered in memory (a transport adapter's Response): nothing left to read
-        return
-    chunks, size = [], 0
-    for chunk in http.iter_content(1 << 16):
-        size += len(chunk)
-        if size > MAX_RESPONSE_BYTES:
-            raise _TooLarge
-        chunks.append(chunk)
-    http._content = b"".join(chunks)  # what Response.content caches once it has read the body
 
 
 def endpoint(api_version: str, kind: str, asset_id: str) -> tuple[str, dict[str, str]]:

@@ -1,8 +1,9 @@
-"""Per-attempt deadlines: a request's total time bounded, however slowly the server drips its answer.
+"""Per-attempt bounds: a request's total time, however slowly the server drips its answer, and its size.
 
 ``requests`` bounds each socket read, not an attempt: a server sending a byte every few seconds keeps a
 request alive forever. :func:`watched` gives an attempt a deadline; a request made in it through a
 :func:`deadline_session` has its socket shut down by one watchdog thread when the time runs out.
+:func:`read_capped_body` reads a streamed answer up to :data:`MAX_RESPONSE_BYTES`.
 """
 
 from __future__ import annotations
@@ -155,3 +156,25 @@ def watched(seconds: float) -> Iterator[Deadline]:
     finally:
         CURRENT.deadline = None
         deadline.done()
+
+
+MAX_RESPONSE_BYTES = 16 << 20
+"""The most of an answer read, decompressed (Snap's are kilobytes): a runaway body, a relay's endless
+page or a gzip bomb, is an unreadable answer, never the task's memory."""
+
+
+class ResponseTooLarge(Exception):
+    """The answer is longer than :data:`MAX_RESPONSE_BYTES`."""
+
+
+def read_capped_body(http: requests.Response) -> None:
+    """Read a streamed (``stream=True``) body into ``http.content``, at most :data:`MAX_RESPONSE_BYTES`."""
+    if http.raw is None:  # answered in memory (a transport adapter's Response): nothing left to read
+        return
+    chunks, size = [], 0
+    for chunk in http.iter_content(1 << 16):
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            raise ResponseTooLarge
+        chunks.append(chunk)
+    http._content = b"".join(chunks)  # what Response.content caches once it has read the body
