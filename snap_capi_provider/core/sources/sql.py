@@ -13,12 +13,14 @@ from __future__ import annotations
 import importlib
 import itertools
 import logging
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from typing import Any
 
 import pandas as pd
 
+from snap_capi_provider.core.redact import scrub_pii
 from snap_capi_provider.core.sources.memory import (
     DEFAULT_CHUNK_ROWS,
     InputError,
@@ -66,9 +68,27 @@ def _allow_slow_reading(connection: Any) -> None:
         cursor.close()
 
 
+class SqlQueryError(InputError):
+    """The database failed the query: its error's type, SQLSTATE and message, with the values it quotes
+    masked (a data error quotes the row's value: ``invalid input syntax for type integer: "***"``)."""
+
+
 def iter_sql_chunks(connection: Any, sql: str, parameters: Sequence[Any] | Mapping[str, Any] | None = None,
                     chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[pd.DataFrame]:
-    """Yield the result of ``sql`` as ``object``-column DataFrames of at most ``chunk_rows`` rows."""
+    """Yield the result of ``sql`` as ``object``-column DataFrames of at most ``chunk_rows`` rows.
+
+    An error of the database (a DB-API ``Error``) is a :class:`SqlQueryError`, not the driver's own:
+    the driver's message can quote a row's value, and the task log and exception must not."""
+    try:
+        yield from _sql_chunks(connection, sql, parameters, chunk_rows)
+    except Exception as exc:
+        if not _is_database_error(exc):
+            raise
+        raise _query_failed(exc) from None
+
+
+def _sql_chunks(connection: Any, sql: str, parameters: Sequence[Any] | Mapping[str, Any] | None,
+                chunk_rows: int) -> Iterator[pd.DataFrame]:
     if _driver(connection) in _DECLARING_DRIVERS:
         declared = _declare(connection, sql, parameters)
         if declared is not None:
@@ -172,5 +192,52 @@ def count_sql_rows(connection: Any, sql: str,
     try:
         _execute(cursor, f"SELECT COUNT(*) FROM ({_statement(sql)}) AS snap_capi_count", parameters)
         return int(cursor.fetchone()[0])
+    except Exception as exc:
+        if not _is_database_error(exc):
+            raise
+        raise _query_failed(exc) from None
     finally:
         cursor.close()
+
+
+_DB_API_ERRORS = frozenset({"Error", "DatabaseError", "InterfaceError"})
+_QUOTED = re.compile(r"""(["'`])(?:(?!\1).)*\1""")
+_SQL_ONLY_STATES = ("42", "3D", "3F", "08", "28")
+"""SQLSTATE classes whose messages quote the statement's words, not values: syntax or access rule,
+unknown database or schema, connection, authorization."""
+_SQL_ONLY_MYSQL = frozenset({1044, 1045, 1046, 1049, 1054, 1064, 1142, 1143, 1146, 1149})
+"""MySQL's error numbers of the same kinds (access denied, unknown database, column or table, syntax)."""
+
+
+def _is_database_error(exc: Exception) -> bool:
+    """A DB-API 2.0 error (every driver derives its errors from a class named ``Error``)."""
+    return any(cls.__name__ in _DB_API_ERRORS and cls.__module__ != "builtins" for cls in type(exc).__mro__)
+
+
+def _query_failed(exc: Exception) -> SqlQueryError:
+    message, state, sql_only = _described(exc)
+    if not sql_only:
+        message = _QUOTED.sub(lambda m: f"{m[1]}***{m[1]}", message)
+    where = f" (SQLSTATE {state})" if state else ""
+    return SqlQueryError(f"The SQL query failed: {type(exc).__name__}{where}: {scrub_pii(message[:500])}")
+
+
+def _described(exc: Exception) -> tuple[str, str | None, bool]:
+    """(message, SQLSTATE, whether what the message quotes is only the statement's words)."""
+    args = exc.args
+    if args and isinstance(args[0], Mapping):  # pg8000: the server's fields
+        fields = args[0]
+        state = fields.get("C")
+        message = " ".join(str(fields[key]) for key in ("M", "D", "H") if fields.get(key))
+    elif len(args) >= 2 and type(args[0]) is int and isinstance(args[1], str):  # MySQL: (errno, message)
+        return args[1], None, args[0] in _SQL_ONLY_MYSQL
+    else:
+        state = getattr(exc, "pgcode", None) or getattr(exc, "sqlstate", None)  # psycopg2, psycopg 3
+        lines = [line.strip() for line in str(exc).strip().splitlines()]
+        # The first line and the server's details and hints; not PostgreSQL's echo of the statement
+        # (LINE 1: ... ^), which cuts a quoted value off where it likes.
+        message = " ".join(line for i, line in enumerate(lines)
+                           if line and (i == 0 or line.startswith(("DETAIL:", "HINT:"))))
+    if not (isinstance(state, str) and len(state) == 5):
+        return message, None, type(exc).__module__ == "sqlite3"  # SQLite's messages quote the statement
+    return message, state, state.startswith(_SQL_ONLY_STATES)
