@@ -66,3 +66,21 @@ def test_the_stream_waits_for_a_slow_reader_and_an_early_stop_leaves_the_connect
         cursor.execute("SELECT @@SESSION.net_write_timeout")
         assert cursor.fetchone() == (MYSQL_WRITE_TIMEOUT_S,)
     conn.close()
+
+
+def test_mysql_connector_python_streams_unbuffered_even_from_a_buffered_connection(reference, mysql):
+    from mysql import connector  # the fixture is named mysql too
+
+    conn = connector.connect(host=mysql.host, port=mysql.port, user=mysql.user, database=mysql.database,
+                             buffered=True)  # a connection whose cursors would read every row first
+    chunks = iter_sql_chunks(conn, SQL, chunk_rows=CHUNK)
+    first = next(chunks)
+    assert len(first) == CHUNK and isinstance(first["amount"].iloc[0], decimal.Decimal)
+    assert conn.unread_result  # the rest of the result is still on the server
+    chunks.close()
+    cursor = conn.cursor()
+    cursor.execute("SELECT @@SESSION.net_write_timeout")
+    assert cursor.fetchone() == (MYSQL_WRITE_TIMEOUT_S,)
+    cursor.close()
+    assert_same(reference, iter_sql_chunks(conn, SQL, chunk_rows=CHUNK))
+    conn.close()

@@ -1,11 +1,11 @@
 """Rows of a SQL query, fetched ``chunk_rows`` at a time through any DB-API 2.0 connection.
 
 PostgreSQL drivers (psycopg2, psycopg 3) get a named, server-side cursor and MySQL's (mysqlclient,
-PyMySQL) an unbuffered one (``SSCursor``), so the database holds the result and only one chunk is in
-memory; their default cursors load the whole result first. pg8000 and ``redshift_connector`` (Airflow's
-Redshift hook), which read every row at ``execute()``, run the query as a SQL cursor (``DECLARE`` ...
-``FETCH FORWARD``). Other drivers stream with ``fetchmany`` as far as they can (sqlite3, mysql-connector,
-Snowflake's, BigQuery's and Databricks' connectors do).
+PyMySQL, mysql-connector-python) an unbuffered one (``SSCursor``, ``buffered=False``), so the database
+holds the result and only one chunk is in memory; their default cursors load the whole result first.
+pg8000 and ``redshift_connector`` (Airflow's Redshift hook), which read every row at ``execute()``, run
+the query as a SQL cursor (``DECLARE`` ... ``FETCH FORWARD``). Other drivers stream with ``fetchmany``
+as far as they can (sqlite3, Snowflake's, BigQuery's and Databricks' connectors do).
 """
 
 from __future__ import annotations
@@ -46,6 +46,9 @@ def _streaming_cursor(connection: Any, chunk_rows: int) -> Any:
         _allow_slow_reading(connection)
         cursors = importlib.import_module(f"{driver}.cursors")
         cursor = connection.cursor(cursors.SSCursor)
+    elif driver == "mysql":  # mysql-connector-python: unbuffered, whatever the connection's default
+        _allow_slow_reading(connection)
+        cursor = connection.cursor(buffered=False)
     else:
         cursor = connection.cursor()
     cursor.arraysize = chunk_rows
@@ -101,6 +104,8 @@ def _sql_chunks(connection: Any, sql: str, parameters: Sequence[Any] | Mapping[s
             raise _no_result_set()
         yield from _chunks(cursor, lambda: cursor.fetchmany(chunk_rows))
     finally:
+        if _driver(connection) == "mysql":  # mysql-connector refuses to close a cursor with rows unread
+            connection.consume_results()
         cursor.close()
 
 
