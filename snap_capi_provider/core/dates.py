@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from snap_capi_provider.core.text import (
+    VALUE_PLACEHOLDERS,
     Absent,
     InvalidValue,
     accepts,
@@ -339,12 +340,13 @@ def event_time(value: object, timezone: str | None = None) -> int:
     Java's ``Date.toString()`` / Unix ``date`` (``Mon Dec 07 10:00:00 UTC 2026``, ``... +0100 2026``); year-first
     slashes (``2026/12/07 10:00:00Z``). Abbreviations (``EST``, ``CET``, ``IST``: several zones each) are refused.
     A naive datetime or text without an offset or zone is refused unless ``timezone`` says where it is.
+    An export's word for no value (``N/A``, ``NULL``, ``-``, ``0``) is a missing time, not an unreadable one.
     """
     if is_absent(value):
         raise InvalidValue("missing_event_time")
     if isinstance(value, str):
         text = clean_text(str(value), 200)
-        if text is None:
+        if text is None or text.lower() in VALUE_PLACEHOLDERS:
             raise InvalidValue("missing_event_time")
         return _text_seconds(text, timezone)
     if isinstance(value, bool | np.bool_):

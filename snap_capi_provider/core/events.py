@@ -319,7 +319,7 @@ def _event_times(values: list[object] | None, options: EventOptions, n: int,
     out: list[object] = [None] * n
     for i, value in enumerate(seconds):
         if errors[i] is not None:
-            reasons[i] = reasons[i] or _event_time_error(errors[i], values[i])
+            reasons[i] = reasons[i] or errors[i]
         elif value is None:
             reasons[i] = reasons[i] or "missing_event_time"
         elif value < oldest:
@@ -329,13 +329,6 @@ def _event_times(values: list[object] | None, options: EventOptions, n: int,
         else:
             out[i] = value
     return out
-
-
-def _event_time_error(reason: str, value: object) -> str:
-    """An export's word for no value (``N/A``, ``NULL``, ``-``) is a missing event time, not an unreadable one."""
-    if reason == "invalid_event_time" and type(value) is str and value.strip().lower() in rules.VALUE_PLACEHOLDERS:
-        return "missing_event_time"
-    return reason
 
 
 def _hash_columns(plain: dict[str, list[object]]) -> dict[str, list[str | None]]:

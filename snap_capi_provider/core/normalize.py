@@ -40,7 +40,7 @@ from snap_capi_provider.core.event_names import (  # noqa: F401  (re-exported)
     event_name,
 )
 from snap_capi_provider.core.phones import clean_phone, phone, phone_context, phone_reference  # noqa: F401
-from snap_capi_provider.core.places import STATE_PLACEHOLDERS, country, state, zip_code  # noqa: F401
+from snap_capi_provider.core.places import country, state, zip_code  # noqa: F401
 from snap_capi_provider.core.structured import (  # noqa: F401  (re-exported)
     DATA_PROCESSING_OPTIONS,
     EXTINFO_LENGTH,
@@ -53,8 +53,11 @@ from snap_capi_provider.core.structured import (  # noqa: F401  (re-exported)
 )
 from snap_capi_provider.core.text import (  # noqa: F401
     DEFAULT_MAX_LENGTH,
+    NAME_PLACEHOLDERS,
     PLACEHOLDER_VALUE,
     SHA256_HEX,
+    STATE_PLACEHOLDERS,
+    VALUE_PLACEHOLDERS,
     Absent,
     InvalidValue,
     accepts,
@@ -125,11 +128,6 @@ def _email(text: str) -> str:
 _APOSTROPHES = "'\u2018\u2019\u201a\u201b\u2032\u2035\u0060\u00b4\u02b9\u02bb\u02bc\u02bd\u02c8\u02ca\u02cb\ua78c\uff07"
 _NAME_DROP = re.compile(r"[\d\s" + re.escape(string.punctuation + _APOSTROPHES) + r"\u201c\u201d]+")
 _ASCII_NOT_LETTER = re.compile(r"[^a-z]+")
-
-
-NAME_PLACEHOLDERS = (STATE_PLACEHOLDERS - {"nan", "nil"}) | {"#value!", "#ref!", "#name?"}
-"""Cells that stand for no name or city (a SQL NULL or a spreadsheet error exported as text): absent, not
-hashed as the letters ``na`` or ``null``. The state placeholders but ``Nan`` and ``Nil``, real names."""
 
 
 @accepts()
@@ -427,12 +425,6 @@ def _apply(rule: Rule, value: object, ctx: Hashable, with_context: bool,
         # never a traceback from deep inside it.
         return None, "invalid_value", None
 
-
-VALUE_PLACEHOLDERS = NAME_PLACEHOLDERS | {"nan", "nil", "-", "--", "?", "0", "00", "#div/0!", "#null!", "#num!", "n.a",
-                                         "not provided", "none provided", "no data", "not known", "tbd"}
-"""Cells that stand for no value (SQL's NULL, pandas' ``nan``, Excel's errors exported as text): where a
-field's rule refuses one (no e-mail, phone, zip, country or date is called ``N/A``), the value is absent,
-counted as ``placeholder_value``, and the row kept."""
 
 _MEMOS.update({phone: {}, date_of_birth: {}, date_of_birth_day_first: {}})
 

@@ -15,6 +15,7 @@ import pycountry
 
 from snap_capi_provider.core.text import (
     PLACEHOLDER_VALUE,
+    STATE_PLACEHOLDERS,
     Absent,
     InvalidValue,
     accepts,
@@ -130,11 +131,6 @@ def state(text: str, country_code: object = None) -> str | None:
     if text.lower() in STATE_PLACEHOLDERS:
         raise InvalidValue("invalid_state")
     return letters
-
-
-STATE_PLACEHOLDERS = frozenset({"n/a", "#n/a", "n.a.", "null", "(null)", "<null>", "none", "nan", "nil", "unknown",
-                                "undefined", "not applicable", "not available"})
-"""Cells that stand for no value: no subdivision is called that, and their letters would be hashed as one."""
 
 
 # ------------------------------------------------------------------------------------------ countries

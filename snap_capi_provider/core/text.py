@@ -46,6 +46,20 @@ class Absent(Exception):
 PLACEHOLDER_VALUE = "placeholder_value"
 """The note of a value that stands for none (``N/A``, a phone of ``0000000000``): absent, counted, row kept."""
 
+STATE_PLACEHOLDERS = frozenset({"n/a", "#n/a", "n.a.", "null", "(null)", "<null>", "none", "nan", "nil", "unknown",
+                                "undefined", "not applicable", "not available"})
+"""Cells that stand for no value: no subdivision is called that, and their letters would be hashed as one."""
+
+NAME_PLACEHOLDERS = (STATE_PLACEHOLDERS - {"nan", "nil"}) | {"#value!", "#ref!", "#name?"}
+"""Cells that stand for no name or city (a SQL NULL or a spreadsheet error exported as text): absent, not
+hashed as the letters ``na`` or ``null``. The state placeholders but ``Nan`` and ``Nil``, real names."""
+
+VALUE_PLACEHOLDERS = NAME_PLACEHOLDERS | {"nan", "nil", "-", "--", "?", "0", "00", "#div/0!", "#null!", "#num!", "n.a",
+                                         "not provided", "none provided", "no data", "not known", "tbd"}
+"""Cells that stand for no value (SQL's NULL, pandas' ``nan``, Excel's errors exported as text): where a
+field's rule refuses one (no e-mail, phone, zip, country or date is called ``N/A``), the value is absent,
+counted as ``placeholder_value``, and the row kept."""
+
 
 SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 DEFAULT_MAX_LENGTH = 1000

@@ -244,3 +244,10 @@ def test_event_time_abbreviated_unknown_or_ambiguous_zones_and_orders_are_refuse
     for timezone in (None, "UTC"):
         with pytest.raises(n.InvalidValue, match="invalid_event_time"):
             n.event_time(raw, timezone)
+
+
+@pytest.mark.parametrize("cell", ["N/A", "NULL", " - ", "0", "none", "TBD"])
+def test_an_exports_word_for_no_event_time_is_missing_in_the_rule_itself(cell):
+    with pytest.raises(n.InvalidValue, match="missing_event_time"):
+        n.event_time(cell, "UTC")
+    assert n.normalize_event_times([cell]) == ([None], ["missing_event_time"])
