@@ -68,8 +68,11 @@ FIELDS: tuple[SnapField, ...] = (
               v2_key="client_dedup_id", description="Deduplication key; derived from the row if absent.",
               accepted=(("order-8812", "order-8812"), (8812, "8812")),
               rejected=(("a\x00b", "invalid_control_character"), ("\ud800", "invalid_text_encoding"))),
-    SnapField("event_source_url", "root", rules.long_text, aliases=("page_url", "url"), v2_key="page_url",
-              description="Page URL; expected for WEB events."),
+    SnapField("event_source_url", "root", rules.page_url, aliases=("page_url", "url"), v2_key="page_url",
+              description="Page URL; expected for WEB events. Sent as given, but an e-mail address in it is "
+                          "replaced by `redacted` (the URL is not hashed).",
+              accepted=(("https://shop.example.com/checkout", "https://shop.example.com/checkout"),
+                        ("https://shop.example.com/?email=a%40b.com", "https://shop.example.com/?email=redacted"))),
     SnapField("data_processing_options", "root", rules.data_processing_options,
               description="Privacy options: `LDU` (Limited Data Use) asks Snap to limit how it uses the event. "
                           "Sent in v3 only; a bad value always rejects the row, even with "

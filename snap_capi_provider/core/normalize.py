@@ -241,8 +241,26 @@ def plain_text(text: str) -> str:
 
 @accepts(numbers=True, max_length=2048)
 def long_text(text: str) -> str:
-    """Like :func:`plain_text`, up to 2,048 characters (URLs, user agents)."""
+    """Like :func:`plain_text`, up to 2,048 characters (user agents)."""
     return text
+
+
+_URL_EMAIL = re.compile(r"[a-z0-9._%+-]+(?:@|%40)(?:[a-z0-9-]+\.)+[a-z]{2,63}", re.IGNORECASE)
+_AFTER_HOST = re.compile(r"[/?#]")
+REDACTED_IN_URL = "redacted"
+
+
+@accepts(numbers=True, max_length=2048)
+def page_url(text: str) -> str:
+    """A page's URL as given, up to 2,048 characters, but an e-mail address in its path, query or fragment
+    (``?email=john%40example.com``, a form sent by GET) is replaced by ``redacted``: the URL goes to Snap
+    unhashed, and a raw e-mail never does."""
+    start = text.find("://")
+    start = 0 if start < 0 else start + 3
+    rest = _AFTER_HOST.search(text, start)  # the host (and a user name before it) is no address to mask
+    if rest is None or ("@" not in text and "%40" not in text.upper()):
+        return text
+    return text[:rest.start()] + _URL_EMAIL.sub(REDACTED_IN_URL, text[rest.start():])
 
 
 # ---------------------------------------------------------------------------- column application

@@ -232,6 +232,13 @@ def test_values_are_sent_as_snap_expects_at_the_event_root():
     assert encode_v2(result.events, {"pixel_id": "p"})[0]["client_dedup_id"] == "A-1"
 
 
+def test_an_email_in_the_page_url_reaches_neither_wire_format_raw():
+    result = build([one("url", "https://shop.example.com/thanks?email=Jane.Doe%40example.org", action="WEB")],
+                   {"em": "email", "event_time": "ts", "event_source_url": "url", "action_source": "action"})
+    v3, v2 = encode_v3(result.events)[0], encode_v2(result.events, {"pixel_id": "p"})[0]
+    assert v3["event_source_url"] == v2["page_url"] == "https://shop.example.com/thanks?email=redacted"
+
+
 # ------------------------------------------------------------------------------------ event ids
 
 

@@ -446,3 +446,17 @@ def test_a_drivers_uuid_and_inet_objects_read_as_their_text():
     assert n.normalize_column([ipaddress.ip_address("203.0.113.7")], n.ip_address) == (["203.0.113.7"], [None])
     assert n.normalize_column([uuid.UUID("6F9619FF-8B86-D011-B42D-00C04FC964FF")], n.device_id) == (
         ["6f9619ff-8b86-d011-b42d-00c04fc964ff"], [None])
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("https://shop.example.com/p?email=John@Example.com&x=1", "https://shop.example.com/p?email=redacted&x=1"),
+    ("https://shop.example.com/p?e=john.doe%2Btag%40example.com#top", "https://shop.example.com/p?e=redacted#top"),
+    ("https://shop.example.com/u/jane@example.org/orders", "https://shop.example.com/u/redacted/orders"),
+    ("https://shop.example.com/checkout?step=2", "https://shop.example.com/checkout?step=2"),
+    ("https://user@shop.example.com/a", "https://user@shop.example.com/a"),  # the host's user name: no address
+    ("https://shop.example.com/@brand", "https://shop.example.com/@brand"),
+    ("https://shop.example.com/?q=50%40off", "https://shop.example.com/?q=50%40off"),
+])
+def test_an_email_in_a_page_url_is_never_sent_raw(raw, expected):
+    # The URL goes to Snap unhashed: a form sent by GET would put the customer's address in it.
+    assert n.normalize_column([raw], n.page_url) == ([expected], [None])
