@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import logging
 import operator
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -36,6 +37,9 @@ DateOrder = Literal["MDY", "DMY"]
 DATE_ORDERS: tuple[str, ...] = get_args(DateOrder)
 # Fields whose bad value always rejects the row: without them there is no event; and the privacy options,
 # since an event sent without the Limited Data Use its row asked for is worse than no event.
+log = logging.getLogger(__name__)
+SNAP_MAX_EVENT_AGE_DAYS = 37
+"""Snap refuses events older than this (SNAP_CAPI.md section 6)."""
 _NEVER_DROPPED = frozenset({"event_name", "event_time", "action_source", "event_id", "data_processing_options"})
 # Fields whose rule reads the row's normalized country (lower-case alpha-2) as its second argument.
 _COUNTRY_CONTEXT = frozenset({"zp", "st"})
@@ -61,7 +65,8 @@ class EventOptions:
     """ISO country used to read national phone numbers when the row has no country."""
     timezone: str | None = None
     """Zone of naive timestamps; naive timestamps are rejected when unset."""
-    max_event_age_days: float = 37
+    max_event_age_days: float = SNAP_MAX_EVENT_AGE_DAYS
+    """Older events are rejected here (``event_too_old``); Snap refuses them past 37 days anyway."""
     max_future_skew_s: float = 300
     event_id_columns: tuple[str, ...] = ()
     """Source columns whose values derive ``event_id`` when none is mapped."""
@@ -90,6 +95,10 @@ class EventOptions:
                               f"not {self.invalid_field_policy!r}.")
         if not self.max_event_age_days > 0 or not self.max_future_skew_s >= 0:
             raise ConfigError("max_event_age_days must be positive and max_future_skew_s not negative.")
+        if self.max_event_age_days > SNAP_MAX_EVENT_AGE_DAYS:
+            log.warning("max_event_age_days=%g: Snap refuses events older than %d days, so the older ones will "
+                        "be sent and rejected by Snap (snap_rejected), not rejected here as event_too_old.",
+                        self.max_event_age_days, SNAP_MAX_EVENT_AGE_DAYS)
         if self.timezone:
             try:
                 pendulum.timezone(self.timezone)

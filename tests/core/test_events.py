@@ -317,3 +317,11 @@ def test_date_order_picks_how_a_swappable_birth_date_reads():
 def test_options_a_template_rendered_to_another_type_are_a_clear_error(options):
     with pytest.raises(ConfigError, match=f"{next(iter(options))} must be"):
         EventOptions(**options)
+
+
+def test_an_age_limit_past_snaps_37_days_is_warned_about(caplog):
+    with caplog.at_level("WARNING", logger="snap_capi_provider.core.events"):
+        EventOptions(max_event_age_days=37)
+        assert caplog.records == []
+        EventOptions(max_event_age_days=60)
+    assert "Snap refuses events older than 37 days" in caplog.text
