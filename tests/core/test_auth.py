@@ -194,34 +194,16 @@ def test_a_token_endpoint_that_drips_its_answer_is_cut_off_at_the_attempts_time(
 
 
 def test_a_token_endpoint_answering_a_gzip_bomb_is_an_auth_error_not_a_full_memory():
-    import gzip
+    from tests.core.test_client import GZIP_BOMB, _scripted_server
 
-    bomb = gzip.compress(b" " * (64 << 20))  # 64 MB of spaces in about 64 KB
-    listener = socket.create_server(("127.0.0.1", 0))
-    answered = []
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            conn.recv(65536)
-            answered.append(1)
-            try:
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
-                             b"Content-Length: %d\r\n\r\n" % len(bomb) + bomb)
-            except OSError:
-                pass
-            conn.close()
-
-    threading.Thread(target=serve, daemon=True).start()
-    provider = OAuthTokenProvider("cid", "csecret-123456", "rtoken-123456",
-                                  f"http://127.0.0.1:{listener.getsockname()[1]}/token", max_retries=1)
+    url, posts, listener = _scripted_server(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                            b"Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(GZIP_BOMB)
+                                            + GZIP_BOMB)
+    provider = OAuthTokenProvider("cid", "csecret-123456", "rtoken-123456", f"{url}/token", max_retries=1)
     provider._sleep = lambda _s: None
     try:
         with pytest.raises(SnapCapiAuthError, match="an answer of more than 16 MB after 1 retries"):
             provider.token()
     finally:
         listener.close()
-    assert len(answered) == 2
+    assert len(posts) == 2
