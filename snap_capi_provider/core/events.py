@@ -35,11 +35,11 @@ InvalidFieldPolicy = Literal["reject", "drop"]
 INVALID_FIELD_POLICIES: tuple[str, ...] = get_args(InvalidFieldPolicy)
 DateOrder = Literal["MDY", "DMY"]
 DATE_ORDERS: tuple[str, ...] = get_args(DateOrder)
-# Fields whose bad value always rejects the row: without them there is no event; and the privacy options,
-# since an event sent without the Limited Data Use its row asked for is worse than no event.
 log = logging.getLogger(__name__)
 SNAP_MAX_EVENT_AGE_DAYS = 37
 """Snap refuses events older than this (SNAP_CAPI.md section 6)."""
+# Fields whose bad value always rejects the row: without them there is no event; and the privacy options,
+# since an event sent without the Limited Data Use its row asked for is worse than no event.
 _NEVER_DROPPED = frozenset({"event_name", "event_time", "action_source", "event_id", "data_processing_options"})
 # Fields whose rule reads the row's normalized country (lower-case alpha-2) as its second argument.
 _COUNTRY_CONTEXT = frozenset({"zp", "st"})

@@ -213,9 +213,8 @@ def ip_address(text: str) -> str:
         if text == "0.0.0.0":
             raise Absent(PLACEHOLDER_VALUE)
         return text
-    if "," in text:
-        addresses = [ip_address(entry.strip()) for entry in text.split(",")]
-        return addresses[0]
+    if "," in text:  # every entry must read as an address; the first is the client
+        return [ip_address(entry.strip()) for entry in text.split(",")][0]
     with_port = _WITH_PORT.fullmatch(text)
     if with_port is not None:
         text = with_port[1] or with_port[2]
