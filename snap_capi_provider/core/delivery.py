@@ -10,7 +10,9 @@ answer                                        outcome
 v2 ``error_records`` (200 PARTIAL or 400)     the named events rejected; on a 2xx the others were recorded
                                               (accepted), on a 400 they are sent again
 400, or 2xx with status ``INVALID`` /         refused because of some events: narrowed down (below); a single
-``FAILED`` / ``PARTIAL``                      event with such an answer is rejected with Snap's reason
+``FAILED`` / ``PARTIAL``                      event with such an answer is rejected with Snap's reason; a
+                                              refusal naming no event that the request itself earns
+                                              (``request_refused``) fails the batch and stops the run
 2xx with any other body (not JSON, not an     delivery unconfirmed: *not* retried, every event failed as
 object, unknown status: a "garbage 200"),     ``unconfirmed_response`` so the task fails and the rows are
 or whose body breaks off                      written out for a re-send (safe: stable ``event_id``)
@@ -25,7 +27,10 @@ not followed)
 Narrowing never sends a refused request unchanged: the index Snap names (v3 ``event``) is rejected
 and the rest sent again; when no index is given, or a second one would be needed, the part is
 checked once on the validate endpoint (per-event verdicts, nothing recorded as live) and the events
-it calls invalid are rejected; otherwise the part is bisected. Re-sent events carry the same
+it calls invalid are rejected; otherwise the part is bisected. The request itself is at fault, not
+its events, when a 400 naming no event comes back while the validate endpoint calls every event
+valid (or refuses alike), or when both halves of the first bisection are refused with the first
+answer's message and no event named (a 400 or a 2xx ``INVALID``). Re-sent events carry the same
 ``event_id``, so Snap deduplicates any it had already kept (a partial-accepting server).
 """
 
@@ -145,7 +150,7 @@ def fail_refused(exc: RequestRefused, part: Part, pending: list[Part], outcome: 
     """Not the events' fault: no row is rejected, every one not settled is failed with Snap's message
     (re-sendable once the request is fixed) and the run stops instead of sending every batch to the
     same end."""
-    outcome.fatal = f"{REQUEST_REFUSED}: Snap refused the request as a whole (HTTP 400, no event named): {exc}"
+    outcome.fatal = f"{REQUEST_REFUSED}: Snap refused the request as a whole (no event named): {exc}"
     fail_unsettled(part, pending, outcome, f"{REQUEST_REFUSED}: {exc}")
 
 
@@ -266,7 +271,7 @@ def _narrow(client: SnapCapiClient | None, asset_id: str, body: dict | None, par
                     pending.append(Part(rest, True, part.indexed, bisected=True))
                 return
     halves = _halves(Part(items, True, part.indexed))
-    if not part.bisected and index is None and code == 400:
+    if not part.bisected and index is None:  # a 400 or a 2xx INVALID naming no event
         shared = _Split(reason)
         for half in halves:
             half.split = shared

@@ -37,6 +37,8 @@ def payloads_v3(chunk: EventChunk, also_hashed: frozenset[str] = frozenset()) ->
     parts: dict[str, list[list[bytes]]] = {"root": [_fragments("event_id", chunk.event_ids, False, bad)],
                                            "user_data": [], "custom_data": [], "app_data": []}
     for key, plain in chunk.plain.items():
+        if key == "event_id":  # written from chunk.event_ids above: a second "event_id" key is no JSON object
+            continue
         snap_field = BY_KEY[key]
         hashed = snap_field.hashed or key in also_hashed
         source = digests_of(chunk, key) if hashed else plain
@@ -71,7 +73,7 @@ def payloads_v2(chunk: EventChunk, asset: dict[str, str]) -> list[bytes | None]:
     columns = [_fragments("client_dedup_id", chunk.event_ids, False, bad)]
     for key in chunk.plain:
         snap_field = BY_KEY[key]
-        if snap_field.v2_key is None:
+        if snap_field.v2_key is None or key == "event_id":  # client_dedup_id is written from chunk.event_ids
             continue
         source = digests_of(chunk, key) if snap_field.v2_hashed else chunk.plain[key]
         texts = [v if v is None or type(v) is str else _v2_text(v) for v in source]

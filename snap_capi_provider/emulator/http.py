@@ -68,6 +68,20 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
+class DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose keys repeat is refused, as a strict parser (Jackson's) refuses it: which value
+    counts is up to the parser."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        raise DuplicateKey(next(key for key, _ in pairs if key in seen or seen.add(key)))
+    return obj
+
+
 class HttpServer(ThreadingHTTPServer):
     """A threading server serving at most ``max_workers`` connections at once, closable all at once."""
 
@@ -244,7 +258,9 @@ class RequestHandler(BaseHTTPRequestHandler):
         """Decompress (gzip) and parse JSON into ``(raw, payload)``, or raise BodyError."""
         body = self._inflate(body)
         try:
-            return body, json.loads(body, parse_constant=_reject_constant)
+            return body, json.loads(body, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+        except DuplicateKey as exc:
+            raise BodyError(400, f"Request body is not valid JSON: the key {str(exc)!r} repeats in an object") from None
         except (ValueError, RecursionError):
             raise BodyError(400, "Request body is not valid JSON") from None
 

@@ -56,6 +56,18 @@ def test_batches_hold_at_most_2000_events_over_one_pooled_session(emu, caplog):
     assert 1 <= len(opened) <= 2  # one session, not one per request (mistake 10)
 
 
+@pytest.mark.parametrize("api_version", ["v3", "v2"])
+def test_a_mapped_event_id_is_written_once_per_event(emu, api_version):
+    rows = [{"id": f"order-{i}", "email": f"p{i}@example.com", "ts": int(time.time()) - 60} for i in range(3)]
+    with SnapCapiClient(TOKEN, emu.url, retry=FAST, api_version=api_version) as client:
+        report = send_rows(client, iter_chunks(rows), assets=Assets(pixel_id=PIXEL),
+                           field_mapping={"event_id": "id", "em": "email", "event_time": "ts"},
+                           event_options=EventOptions(event_name="SIGN_UP"))
+    assert report.accepted == 3  # the emulator refuses a key repeated in an object, as a strict parser does
+    assert sorted(emu.accepted_count_by_event_id()) == [
+        "order-0", "order-1", "order-2"]
+
+
 def test_concurrent_requests_really_overlap(emu):
     emu.set_fault_rate(1.0, kinds=("delay",), delay_s=0.3)  # every request takes 0.3 s, then succeeds
     started = time.monotonic()

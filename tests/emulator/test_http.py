@@ -154,6 +154,13 @@ def test_bad_bodies(emu: CapiEmulator, payload: Any, status: int, reason: str) -
     assert emu.requests[-1].status == status
 
 
+def test_an_object_whose_key_repeats_is_refused_as_a_strict_parser_refuses_it(emu: CapiEmulator) -> None:
+    event = json.dumps(make_event(event_id="e1"))
+    body = '{"data": [{"event_id": "e1", ' + event[1:] + "]}"
+    r = requests.post(f"{emu.url}/v3/{PIXEL}/events?access_token={TOKEN}", data=body, timeout=10)
+    assert r.status_code == 400 and "'event_id' repeats" in r.json()["reason"]
+
+
 def test_nan_is_not_json(emu: CapiEmulator) -> None:
     body = json.dumps({"data": [make_event()]}).replace("42.5", "NaN")
     r = requests.post(f"{emu.url}/v3/{PIXEL}/events?access_token={TOKEN}", data=body, timeout=10)
