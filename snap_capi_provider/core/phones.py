@@ -172,19 +172,55 @@ def _read_phone(text: str, region: object, default_region: str | None,
         regions = _candidate_regions(region, default_region)
     except TypeError:  # an unhashable region (a list): read it without the cache
         regions = _candidate_regions.__wrapped__(region, default_region)
-    # Dialled with 00: first as dialled in the row's country, whose own international prefix may begin
-    # with 00 (0011 in Australia, 001 in Korea: the 00 alone would leave 11 or 1 before the country code).
-    dialled = "00" + digits if prefix == DIALLED_00 else digits
+    if prefix == DIALLED_00:
+        return _dialled_00(text, digits, regions, international, national)
     for candidate in regions:
-        found = national(dialled, candidate)
-        if found is None and candidate == "MX" and (current := _current_mexican_national(dialled)):
+        found = national(digits, candidate)
+        if found is None and candidate == "MX" and (current := _current_mexican_national(digits)):
             found = national(current, candidate)
         if found is not None:
             return found
     found = _international_or_retired(international, digits)
     if found is not None:
         return found
-    raise _refused(digits, "invalid_phone" if regions or prefix == DIALLED_00 else "phone_without_country_code")
+    raise _refused(digits, "invalid_phone" if regions else "phone_without_country_code")
+
+
+def _dialled_00(text: str, digits: str, regions: tuple[str, ...], international: Callable[[str], str | None],
+                national: Callable[[str, str], str | None]) -> str:
+    """A number dialled with ``00``: the digits after it read as an international number (the rule),
+    or the whole as dialled in the row's country, whose own international prefix may begin with 00
+    (``0011`` in Australia, ``001`` in Korea, ``008`` in Thailand: the 00 alone leaves ``11``, ``1`` or
+    ``8`` before the country code).
+
+    Where both readings are valid numbers and differ, the writer's grouping decides: ``0011 32 ...``
+    in Australia and ``008 1 201 ...`` in Thailand set the country's prefix apart, ``0049 151 ...`` or
+    ``00 49 ...`` set apart ``00`` and the country code (in Singapore, whose prefixes run from ``000``
+    to ``039``, ``004`` then ``91`` is an Indian number too). Written without a space, or with a group
+    that is both (``001 670 ...`` in Singapore: its prefix ``001``, or ``00`` and the code ``1``), it is
+    ambiguous: refused."""
+    as_00 = _international_or_retired(international, digits)
+    for candidate in regions:
+        found = national("00" + digits, candidate)
+        if found is None:
+            continue
+        if as_00 is None or found == as_00:
+            return found
+        group = _FIRST_DIGITS.match(text.lstrip("( \t"))
+        written = group.group(0) if group else ""
+        meta = _meta(candidate)
+        prefix = meta.idd.match("00" + digits) if meta is not None and meta.idd is not None else None
+        country_prefix_apart = prefix is not None and written == prefix.group(0)
+        code_apart = written == "00" or written == "00" + str(_extract_cc(as_00)[0])
+        if country_prefix_apart != code_apart:  # "001 670 ..." in Singapore is both: ambiguous
+            return found if country_prefix_apart else as_00
+        raise InvalidValue("invalid_phone")
+    if as_00 is not None:
+        return as_00
+    raise _refused(digits, "invalid_phone")
+
+
+_FIRST_DIGITS = re.compile(r"[0-9]+")
 
 
 def _international_or_retired(international: Callable[[str], str | None], digits: str) -> str | None:

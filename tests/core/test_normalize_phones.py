@@ -231,3 +231,35 @@ def test_mexicos_retired_prefixes_give_the_ten_digits_that_are_the_number_today(
     # Mexico dropped the mobile 1 and the 044 / 045 / 01 prefixes in August 2019; phonenumbers calls those
     # forms invalid, yet CRMs and WhatsApp exports are full of them.
     assert _outcome(n.phone, raw, region, None) == expected == _outcome(n.phone_reference, raw, region, None)
+
+
+@pytest.mark.parametrize(("raw", "region", "expected"), [
+    ("0049 151 23456789", "SG", "4915123456789"),  # not 004 (a Singapore prefix) then 91, an Indian number
+    ("0049 151 23456789", "TH", "4915123456789"),
+    ("00 49 151 23456789", "SG", "4915123456789"),
+    ("(0049) 151 23456789", "SG", "4915123456789"),
+    ("00 376 312345", "JP", "376312345"),  # not a Japanese number 00376...
+    ("008 1 201 555 0123", "TH", "12015550123"),  # Thailand's own prefix set apart
+    ("0011 32 12 34 56 78", "AU", "3212345678"),
+    ("004915123456789", "SG", "!invalid_phone"),  # both readings valid, nothing written to tell them apart
+    ("00376312345", "JP", "!invalid_phone"),
+])
+def test_a_00_number_with_two_valid_readings_is_read_as_written_or_refused(raw, region, expected):
+    assert _outcome(n.phone, raw, region, None) == expected == _outcome(n.phone_reference, raw, region, None)
+
+
+@pytest.mark.parametrize("region", ["SG", "TH", "KR", "HK", "TW", "JP", "CO", "ID", "BR", "AU"])
+def test_every_countrys_number_written_00_and_its_code_reads_as_that_country_in_any_row(region):
+    # Rows of countries whose own international prefixes begin with 00 and run longer.
+    misread = []
+    for other in sorted(phonenumbers.SUPPORTED_REGIONS):
+        example = phonenumbers.example_number_for_type(other, phonenumbers.PhoneNumberType.MOBILE)
+        if example is None or not phonenumbers.is_valid_number(example):
+            continue
+        text = f"00{example.country_code} {phonenumbers.national_significant_number(example)}"
+        expected = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)[1:]
+        outcome = _outcome(n.phone, text, region, None)
+        # Refused only where the group is the row's prefix too: 001 is Singapore's, or 00 and +1.
+        if outcome != expected and not (outcome == "!invalid_phone" and text.startswith("001 ")):
+            misread.append((text, outcome))
+    assert misread == []
