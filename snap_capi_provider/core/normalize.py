@@ -52,6 +52,7 @@ from snap_capi_provider.core.structured import (  # noqa: F401  (re-exported)
     string_list,
 )
 from snap_capi_provider.core.text import (  # noqa: F401
+    APOSTROPHES,
     DEFAULT_MAX_LENGTH,
     NAME_PLACEHOLDERS,
     PLACEHOLDER_VALUE,
@@ -124,9 +125,7 @@ def _email(text: str) -> str:
     return value
 
 
-# Every apostrophe-like character, incl. the modifier letters Python counts as letters (ʼ ʻ ʹ ꞌ).
-_APOSTROPHES = "'\u2018\u2019\u201a\u201b\u2032\u2035\u0060\u00b4\u02b9\u02bb\u02bc\u02bd\u02c8\u02ca\u02cb\ua78c\uff07"
-_NAME_DROP = re.compile(r"[\d\s" + re.escape(string.punctuation + _APOSTROPHES) + r"\u201c\u201d]+")
+_NAME_DROP = re.compile(r"[\d\s" + re.escape(string.punctuation + APOSTROPHES) + r"\u201c\u201d]+")
 _ASCII_NOT_LETTER = re.compile(r"[^a-z]+")
 
 

@@ -22,6 +22,9 @@ class Assets:
     def __post_init__(self) -> None:
         for name in ("pixel_id", "snap_app_id", "app_id"):
             object.__setattr__(self, name, asset_text(name, getattr(self, name)))
+        if self.pixel_id is not None and self.pixel_id == self.snap_app_id:
+            raise ValueError("pixel_id and snap_app_id are the same id: app events and pixel events go to "
+                             "different assets, in separate requests. Check which one is the Snap app id.")
 
     def for_source(self, action_source: str) -> str | None:
         return self.snap_app_id if action_source == "MOBILE_APP" else self.pixel_id

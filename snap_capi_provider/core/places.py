@@ -14,6 +14,7 @@ import numpy as np
 import pycountry
 
 from snap_capi_provider.core.text import (
+    APOSTROPHES,
     PLACEHOLDER_VALUE,
     STATE_PLACEHOLDERS,
     Absent,
@@ -28,11 +29,12 @@ from snap_capi_provider.core.text import (
 
 
 def _key(text: str) -> str:
-    """Letters only, lower case, accents and punctuation dropped (``Québec`` -> ``quebec``)."""
+    """Letters only, lower case, accents, apostrophes and punctuation dropped (``Québec`` -> ``quebec``,
+    ``Hawaiʻi`` -> ``hawaii``)."""
     if text.isascii():
         return "".join(ch for ch in text.lower() if ch.isalpha())
     decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(ch for ch in decomposed if ch.isalpha())
+    return "".join(ch for ch in decomposed if ch.isalpha() and ch not in APOSTROPHES)
 
 
 def _alpha_2(country_code: object) -> str | None:
@@ -53,9 +55,10 @@ _STATE_ALIASES = {  # and the abbreviations of the AP and GPO style guides (Cali
            "mont": "mt", "neb": "ne", "nebr": "ne", "nev": "nv", "okla": "ok", "ore": "or", "oreg": "or",
            "penn": "pa", "penna": "pa", "tenn": "tn", "tex": "tx", "wash": "wa", "wis": "wi", "wisc": "wi",
            "wyo": "wy", "nmex": "nm", "ndak": "nd", "sdak": "sd", "wva": "wv", "ncarolina": "nc",
-           "scarolina": "sc", "ndakota": "nd", "sdakota": "sd", "wvirginia": "wv"},
+           "scarolina": "sc", "ndakota": "nd", "sdakota": "sd", "wvirginia": "wv", "usvirginislands": "vi",
+           "virginislands": "vi"},  # in a US row (or none): the British Virgin Islands are a country
     "CA": {"quebecprovince": "qc", "pq": "qc", "nfld": "nl", "newfoundland": "nl", "ont": "on", "que": "qc",
-           "alta": "ab", "sask": "sk", "man": "mb", "pei": "pe"},
+           "alta": "ab", "sask": "sk", "man": "mb", "pei": "pe", "yukonterritory": "yt", "nwt": "nt"},
     "MX": {"cdmx": "cmx", "df": "cmx", "distritofederal": "cmx", "edomex": "mex", "edodemex": "mex",
            "estadodemexico": "mex", "veracruz": "ver", "coahuila": "coa", "michoacan": "mic", "ags": "agu",
            "bc": "bcn", "camp": "cam", "coah": "coa", "chis": "chp", "chih": "chh", "dgo": "dur", "gto": "gua",
@@ -91,9 +94,19 @@ def _state_table(country_code: str) -> dict[str, str]:
             table.setdefault(_key(sub.name.translate(_GERMAN_ASCII)), target)
         if code == target:
             table.setdefault(code, target)
+    for language in _STATE_LANGUAGES.get(country_code, ()):  # Colombie-Britannique, Nouvelle-Écosse
+        translation = gettext.translation("iso3166-2", pycountry.LOCALES_DIR, languages=[language])
+        for sub in subdivisions:
+            table.setdefault(_key(translation.gettext(sub.name)), _state_code(sub))
     for alias, code in _STATE_ALIASES.get(country_code, {}).items():
         table.setdefault(_key(alias), code)
     return table
+
+
+_STATE_LANGUAGES = {"CA": ("fr",)}
+"""Other official languages whose subdivision names (pycountry's translations) are mapped too."""
+_OFFICIAL_FORMS = re.compile(r"^(?:stateof|commonwealthof|provinceof)(?=[a-z]{4})|(?<=[a-z]{4})(?:state|province)$")
+"""``New York State``, ``State of California``, ``Commonwealth of Massachusetts``, ``Province of Ontario``."""
 
 
 @lru_cache(maxsize=1)
@@ -120,12 +133,12 @@ def state(text: str, country_code: object = None) -> str | None:
         subdivision = pycountry.subdivisions.get(code=text.upper())
         if subdivision is not None:
             return _state_code(subdivision)
-    letters = _key(text)
+    letters = _key(text.replace("&", " and "))  # Newfoundland & Labrador
     if not letters:
         return None
     found = _state_table(country).get(letters) if country in STATE_COUNTRIES else None
     if found is None and country in (None, "US", "CA"):
-        found = _north_america().get(letters)
+        found = _north_america().get(letters) or _north_america().get(_OFFICIAL_FORMS.sub("", letters))
     if found is not None:
         return found
     if text.lower() in STATE_PLACEHOLDERS:
@@ -295,7 +308,9 @@ def _restore_leading_zeros(digits: str, country: str | None) -> str:
 
 
 def _zip_hook(value: object, country_code: object) -> str | None:
-    """Numbers read exactly, their lost leading zeros restored; without a country, as a US zip."""
+    """Numbers read exactly, their lost leading zeros restored where the row's country says how many
+    digits its postcodes have; without a country, as written (``2000`` is Sydney's as well as a Boston
+    zip without its zero, as for text)."""
     if isinstance(value, bool | np.bool_) or not isinstance(
             value, int | float | decimal.Decimal | np.integer | np.floating):
         raise InvalidValue("invalid_value_type")
@@ -304,7 +319,7 @@ def _zip_hook(value: object, country_code: object) -> str | None:
         return None
     if not text.isdigit():
         raise InvalidValue("invalid_zip")
-    return _restore_leading_zeros(text, _alpha_2(country_code) or "us")
+    return _restore_leading_zeros(text, _alpha_2(country_code))
 
 
 @accepts(numbers=True, max_length=100, hook=_zip_hook)

@@ -43,6 +43,10 @@ class Absent(Exception):
         self.note = note
 
 
+APOSTROPHES = "'\u2018\u2019\u201a\u201b\u2032\u2035\u0060\u00b4\u02b9\u02bb\u02bc\u02bd\u02c8\u02ca\u02cb\ua78c\uff07"
+"""Every apostrophe-like character, incl. the modifier letters Python counts as letters (ʼ ʻ ʹ ꞌ):
+``O'Brien``, ``Hawaiʻi``."""
+
 PLACEHOLDER_VALUE = "placeholder_value"
 """The note of a value that stands for none (``N/A``, a phone of ``0000000000``): absent, counted, row kept."""
 

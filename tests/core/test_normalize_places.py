@@ -185,3 +185,17 @@ def test_a_pre_hashed_country_keeps_the_rows_zip_and_phone_rules():
     assert result.events.plain["country"] == [sha("us"), sha("not a country")]
     assert result.events.digests["ph"] == [GOLDEN["16505551212"]] * 2
     assert result.events.plain["zp"] == ["94025", "94025"]  # an unknown digest is no country: the US reading
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Hawaiʻi", "hi"), ("Hawai\u2019i", "hi"),  # the ʻokina, a modifier letter Python counts as a letter
+    ("US Virgin Islands", "vi"), ("U.S. Virgin Islands", "vi"), ("Virgin Islands", "vi"),
+    ("Newfoundland & Labrador", "nl"), ("Yukon Territory", "yt"), ("NWT", "nt"),
+    ("Colombie-Britannique", "bc"), ("Nouvelle-Écosse", "ns"), ("Nouveau-Brunswick", "nb"),  # Canada's French
+    ("Île-du-Prince-Édouard", "pe"), ("Terre-Neuve-et-Labrador", "nl"), ("Territoires du Nord-Ouest", "nt"),
+    ("New York State", "ny"), ("Washington State", "wa"), ("State of California", "ca"),
+    ("Commonwealth of Massachusetts", "ma"), ("Province of Ontario", "on"),
+])
+@pytest.mark.parametrize("country", [None, "us", "ca"])
+def test_official_and_french_forms_of_us_states_and_canadian_provinces_map_to_their_code(text, expected, country):
+    assert one(n.state, text, country) == (expected, None)

@@ -117,11 +117,19 @@ def test_numbers_are_read_exactly_where_a_number_makes_sense(rule, cell, expecte
 
 
 @pytest.mark.parametrize(("cell", "country", "expected"), [
-    (2134, "us", "02134"), (2134, None, "02134"), (2134.0, "us", "02134"), (501, "us", "00501"),
+    (2134, "us", "02134"), (2134.0, "us", "02134"), (501, "us", "00501"),
     (94025, "us", "94025"), (21341234, "us", "02134"), (2000, "au", "2000"), (1067, "de", "01067"),
 ])
 def test_int_zip_that_lost_its_leading_zero_gets_it_back(cell, country, expected):
     assert n.normalize_column([cell], n.zip_code, [country]) == ([expected], [None])
+
+
+@pytest.mark.parametrize(("cell", "expected"), [(2134, "2134"), (2000, "2000"), (2000.0, "2000"), (800, "800"),
+                                               (94025, "94025")])
+def test_a_number_zip_without_a_country_is_read_as_written_like_its_text(cell, expected):
+    # 2000 is Sydney's postcode as well as a Boston zip that lost its zero: no country, no padding.
+    assert n.normalize_column([cell], n.zip_code, [None]) == ([expected], [None])
+    assert n.normalize_column([str(cell)], n.zip_code, [None])[0] == [expected]
 
 
 def test_zip_rejects_bools_and_non_zips():

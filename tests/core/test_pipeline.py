@@ -239,6 +239,12 @@ def test_asset_ids_are_text_a_whole_number_reads_as_its_digits_anything_else_is_
             Assets(pixel_id=odd)
 
 
+def test_one_id_as_both_pixel_and_snap_app_is_refused_before_anything_is_sent():
+    # App and pixel events would share requests, and a v2 app event would name the pixel.
+    with pytest.raises(ValueError, match="pixel_id and snap_app_id are the same id"):
+        Assets(pixel_id="a1", snap_app_id=" a1 ")
+
+
 def test_a_v2_web_event_for_a_pixel_given_as_a_number_goes_to_that_pixel():
     # The id compared as text: 123 once read "123" != 123 and the event went out as an app event.
     from snap_capi_provider.core.prepare import prepare_chunk
