@@ -206,7 +206,7 @@ def _dialled_00(text: str, digits: str, regions: tuple[str, ...], international:
             continue
         if as_00 is None or found == as_00:
             return found
-        group = _FIRST_DIGITS.match(text.lstrip("( \t"))
+        group = _FIRST_DIGITS.search(text)  # the first group of digits as written: "0049" of "(0049) 151"
         written = group.group(0) if group else ""
         meta = _meta(candidate)
         prefix = meta.idd.match("00" + digits) if meta is not None and meta.idd is not None else None
