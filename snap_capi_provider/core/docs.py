@@ -142,6 +142,9 @@ WARNINGS: dict[str, str] = {
     "unconfirmed_response": "Counted once per unreadable 2xx answer (see the failure of the same name).",
     "web_event_without_event_source_url": "A WEB event without `event_source_url`: Snap expects the page URL "
                                           "for web events; map `event_source_url` (alias `page_url`).",
+    "mapped_column_not_in_input": "A JSON-lines (or streamed dict rows) input where no row had a column that "
+                                  "`field_mapping` names: its field was absent from every event. A typo in "
+                                  "the mapping?",
     "snap_warning": "`snap_warning: <message>` (validation): Snap accepted the event but warned; the message is "
                     "Snap's own.",
     "madid_opted_out": NOTES["madid_opted_out"],

@@ -40,12 +40,15 @@ from snap_capi_provider.core.prepare import (
     Prepared,
     Shard,
     gc_paused,
+    gc_paused_iter,
+    keeping_unreadable,
+    pieces,
     prepare_chunk,
     prepared_result,
     process_pool,
 )
 from snap_capi_provider.core.report import SendReport
-from snap_capi_provider.core.sources import UNREADABLE
+from snap_capi_provider.core.sources import SPARSE_COLUMNS
 from snap_capi_provider.core.text import column_names
 
 log = logging.getLogger(__name__)
@@ -126,6 +129,8 @@ class _Run:
         self.aborted: str | None = None
         self.mapping: dict[str, str] | None = None
         self.unmapped_snap_columns: set[str] = set()
+        self.unseen_columns: set[str] = set()
+        """Mapped columns that no row of a JSON-lines source has had so far."""
         self.not_in_v2: list[str] = []
         """Mapped fields the v2 event has no name for (``api_version="v2"``)."""
         self.unaccounted: deque[tuple[pd.DataFrame, list[int], set[int] | None]] = deque()
@@ -155,6 +160,10 @@ class _Run:
         finally:
             # A stopped run does not wait for requests past the grace period (already failed).
             pool.shutdown(wait=not self.stop.is_set(), cancel_futures=True)
+        if self.unseen_columns:
+            log.warning("field_mapping names column(s) %s that no row of the input had: those fields were "
+                        "absent from every event.", sorted(self.unseen_columns))
+            self.report.warn("mapped_column_not_in_input", self.report.rows)
         if self.stop.is_set() and not self.aborted:
             self.aborted = "stopped: the task was asked to stop; rows not sent are failed as " + INTERRUPTED
         self.report.duration_s = time.monotonic() - started
@@ -172,7 +181,7 @@ class _Run:
         processes = self.delivery.prepare_processes
         with process_pool(processes) as workers:
             pending: deque[tuple[pd.DataFrame, list[int], Future[str | Prepared] | None]] = deque()
-            for frame in _gc_paused_iter(chunks if workers is None else _pieces(chunks, WORKER_CHUNK_ROWS)):
+            for frame in gc_paused_iter(chunks if workers is None else pieces(chunks, WORKER_CHUNK_ROWS)):
                 frame, numbers = self._select(frame)
                 if self.stop.is_set() or self.aborted:
                     pending.append((frame, numbers, None))
@@ -210,6 +219,9 @@ class _Run:
         first_row = self.report.rows_seen
         self.report.rows_seen += len(frame)
         if self.mapping is None:
+            if self.field_mapping and frame.attrs.get(SPARSE_COLUMNS):  # JSON lines: a key no row here has
+                self.unseen_columns = {c for c in self.field_mapping.values() if c not in frame.columns}
+                frame = frame.assign(**dict.fromkeys(self.unseen_columns))
             self.mapping = resolve_mapping(list(frame.columns), self.field_mapping)
             self._check_columns(frame)
             _log_mapping(self.mapping, list(frame.columns), explicit=self.field_mapping is not None)
@@ -217,11 +229,12 @@ class _Run:
                 self.not_in_v2 = [key for key in self.mapping if BY_KEY[key].v2_key is None]
         else:
             self._check_late_columns(frame)
+            self.unseen_columns.difference_update(frame.columns)
         numbers = list(range(first_row, first_row + len(frame)))
         if self.shard is not None:
             keep = self.shard.selects(frame)
             if not keep.all():
-                frame = _keeping_unreadable(frame[keep], frame, np.flatnonzero(keep).tolist())
+                frame = keeping_unreadable(frame[keep], frame, np.flatnonzero(keep).tolist())
                 numbers = [number for number, kept in zip(numbers, keep.tolist(), strict=True) if kept]
         self.report.rows += len(frame)
         for key in self.not_in_v2:
@@ -455,16 +468,6 @@ class _Run:
                 self.sink.write(item.row, "failed", why, item.extra)
 
 
-def _pieces(chunks: Iterable[pd.DataFrame], rows: int) -> Iterator[pd.DataFrame]:
-    for frame in chunks:
-        if len(frame) <= rows:
-            yield frame
-            continue
-        for start in range(0, len(frame), rows):
-            piece = frame.iloc[start:start + rows]
-            yield _keeping_unreadable(piece, frame, range(start, start + len(piece)))
-
-
 def _log_mapping(mapping: Mapping[str, str], columns: list[object], explicit: bool) -> None:
     """The fields and the columns they come from, and the columns not sent (names only, never values):
     where a column named unlike any field (``pn``, ``mobile``) was meant to be sent, the log says so."""
@@ -473,30 +476,3 @@ def _log_mapping(mapping: Mapping[str, str], columns: list[object], explicit: bo
     log.info("Snap fields from columns (%s): %s.%s", "field_mapping" if explicit else "by column name",
              ", ".join(f"{key} <- {column!r}" for key, column in mapping.items()),
              f" Columns not sent: {column_names(unsent)[1:-1]}." if unsent else "")
-
-
-def _keeping_unreadable(part: pd.DataFrame, frame: pd.DataFrame, positions: Sequence[int]) -> pd.DataFrame:
-    """``part`` (``frame``'s rows at ``positions``) with the source's unreadable rows renumbered to it."""
-    unreadable = frame.attrs.get(UNREADABLE)
-    if unreadable:
-        moved = {old: new for new, old in enumerate(positions)}
-        part.attrs = {**frame.attrs, UNREADABLE: {moved[old]: reason for old, reason in unreadable.items()
-                                                  if old in moved}}
-    return part
-
-
-def _gc_paused_iter(chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-    """``chunks``, each read with the garbage collector paused: a database driver makes a few objects per
-    cell, which would trigger collections that rescan everything alive (a quarter of a SQL run's time)."""
-    source = iter(chunks)
-    while True:
-        with gc_paused():
-            frame = next(source, _END)
-        if frame is _END:
-            return
-        yield frame
-
-
-_END = object()
-
-

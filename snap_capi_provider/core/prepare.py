@@ -17,7 +17,7 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager, suppress
@@ -32,6 +32,7 @@ from snap_capi_provider.core import normalize as rules
 from snap_capi_provider.core.events import EventChunk, EventOptions, build_events
 from snap_capi_provider.core.options import MAX_PREPARE_PROCESSES
 from snap_capi_provider.core.readiness import Readiness
+from snap_capi_provider.core.sources import UNREADABLE
 from snap_capi_provider.core.wire import payloads_v2, payloads_v3
 
 if TYPE_CHECKING:
@@ -429,3 +430,39 @@ def _worker_context() -> multiprocessing.context.BaseContext:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([__name__])
     return context
+
+
+def pieces(chunks: Iterable[pd.DataFrame], rows: int) -> Iterator[pd.DataFrame]:
+    """``chunks`` cut into pieces of at most ``rows`` rows, for the worker processes."""
+    for frame in chunks:
+        if len(frame) <= rows:
+            yield frame
+            continue
+        for start in range(0, len(frame), rows):
+            piece = frame.iloc[start:start + rows]
+            yield keeping_unreadable(piece, frame, range(start, start + len(piece)))
+
+
+def keeping_unreadable(part: pd.DataFrame, frame: pd.DataFrame, positions: Sequence[int]) -> pd.DataFrame:
+    """``part`` (``frame``'s rows at ``positions``) with the source's unreadable rows renumbered to it."""
+    unreadable = frame.attrs.get(UNREADABLE)
+    if unreadable:
+        moved = {old: new for new, old in enumerate(positions)}
+        part.attrs = {**frame.attrs, UNREADABLE: {moved[old]: reason for old, reason in unreadable.items()
+                                                  if old in moved}}
+    return part
+
+
+def gc_paused_iter(chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """``chunks``, each read with the garbage collector paused: a database driver makes a few objects per
+    cell, which would trigger collections that rescan everything alive (a quarter of a SQL run's time)."""
+    source = iter(chunks)
+    while True:
+        with gc_paused():
+            frame = next(source, _END)
+        if frame is _END:
+            return
+        yield frame
+
+
+_END = object()

@@ -273,8 +273,9 @@ def cell_text(value: object, rule: Callable | None = None, context: object = Non
         return None
     if isinstance(value, bool | np.bool_ | list | tuple | set | frozenset | dict | np.ndarray):
         raise InvalidValue("invalid_value_type")  # no rule's hook reads containers or bools
-    if isinstance(value, uuid.UUID | ipaddress.IPv4Address | ipaddress.IPv6Address):
-        return str(value)  # a driver's own types (psycopg's uuid and inet): their text is exact
+    if isinstance(value, uuid.UUID | ipaddress.IPv4Address | ipaddress.IPv6Address | ipaddress.IPv4Network
+                  | ipaddress.IPv6Network | ipaddress.IPv4Interface | ipaddress.IPv6Interface):
+        return str(value)  # a driver's own types (psycopg's uuid and inet, pg8000's inet): their text is exact
     hook = getattr(rule, "value_hook", None)
     if hook is not None:
         return hook(value, context)

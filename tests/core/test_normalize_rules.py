@@ -468,3 +468,12 @@ def test_a_drivers_uuid_and_inet_objects_read_as_their_text():
 def test_an_email_in_a_page_url_is_never_sent_raw(raw, expected):
     # The URL goes to Snap unhashed: a form sent by GET would put the customer's address in it.
     assert n.normalize_column([raw], n.page_url) == ([expected], [None])
+
+
+def test_a_drivers_network_value_reads_as_its_text_like_an_address():
+    # pg8000 gives an inet with a netmask as an IPv4Network: the same reason as its text, not a type error.
+    import ipaddress
+
+    values = [ipaddress.IPv4Network("10.0.0.0/8"), ipaddress.IPv4Address("203.0.113.7"), "10.0.0.0/8"]
+    assert n.normalize_column(values, n.ip_address) == (
+        [None, "203.0.113.7", None], ["invalid_ip_address", None, "invalid_ip_address"])

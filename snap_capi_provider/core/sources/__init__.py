@@ -9,6 +9,7 @@ reasons are in ``frame.attrs[UNREADABLE]``, and the send path rejects them with 
 from snap_capi_provider.core.sources.files import FILE_FORMATS, FileSource, file_format_for, iter_file_chunks
 from snap_capi_provider.core.sources.memory import (
     DEFAULT_CHUNK_ROWS,
+    SPARSE_COLUMNS,
     UNREADABLE,
     InputError,
     frame_from_columns,
@@ -18,7 +19,7 @@ from snap_capi_provider.core.sources.memory import (
 from snap_capi_provider.core.sources.sql import count_sql_rows, iter_sql_chunks
 
 __all__ = [
-    "DEFAULT_CHUNK_ROWS", "FILE_FORMATS", "UNREADABLE", "FileSource", "InputError", "count_sql_rows",
+    "DEFAULT_CHUNK_ROWS", "FILE_FORMATS", "SPARSE_COLUMNS", "UNREADABLE", "FileSource", "InputError", "count_sql_rows",
     "file_format_for", "frame_from_columns", "frame_from_records", "iter_chunks", "iter_file_chunks",
     "iter_sql_chunks",
 ]

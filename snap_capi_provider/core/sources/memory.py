@@ -13,6 +13,9 @@ import pandas as pd
 DEFAULT_CHUNK_ROWS = 20_000
 UNREADABLE = "snap_capi_unreadable"
 """``frame.attrs`` key: ``{position in the chunk: reason}`` of rows the source could not read."""
+SPARSE_COLUMNS = "snap_capi_sparse_columns"
+"""``frame.attrs`` key, set when a chunk's columns are the keys its own rows have (JSON lines, a stream of
+dicts): a column it lacks may be in other chunks, its rows' values absent."""
 
 
 class InputError(ValueError):
@@ -119,14 +122,21 @@ def frame_from_records(records: Sequence[Mapping[Any, Any]], columns: Sequence[s
         columns = list(keys)
         frame = _frame_of_uniform_records(records, columns)  # e.g. JSON lines that all have every key
         if frame is not None:
+            frame.attrs[SPARSE_COLUMNS] = True
             return frame
+        sparse = True
+    else:
+        sparse = False
     if all(type(record) is dict for record in records):
         get = dict.get
         series = {column: pd.Series(list(map(get, records, itertools.repeat(column))), dtype=object)
                   for column in columns}
     else:
         series = {column: pd.Series([record.get(column) for record in records], dtype=object) for column in columns}
-    return pd.DataFrame(series, index=range(len(records)))
+    frame = pd.DataFrame(series, index=range(len(records)))
+    if sparse:
+        frame.attrs[SPARSE_COLUMNS] = True
+    return frame
 
 
 def _frame_of_uniform_records(records: Sequence[Mapping[Any, Any]], columns: Sequence[str]) -> pd.DataFrame | None:
