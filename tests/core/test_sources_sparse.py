@@ -55,6 +55,6 @@ def test_a_csv_missing_a_mapped_column_is_still_a_mapping_error(tmp_path):
     from snap_capi_provider.core.events import MappingError
 
     path = tmp_path / "conversions.csv"
-    path.write_text("email,ts,amount,currency\np@example.com,%d,10,USD\n" % NOW)
+    path.write_text(f"email,ts,amount,currency\np@example.com,{NOW},10,USD\n")
     with pytest.raises(MappingError, match="missing column"):
         sent(iter_file_chunks(FileSource.local(str(path))), MAPPING, OPTIONS)
