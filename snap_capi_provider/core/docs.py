@@ -147,6 +147,7 @@ WARNINGS: dict[str, str] = {
                                   "the mapping?",
     "snap_warning": "`snap_warning: <message>` (validation): Snap accepted the event but warned; the message is "
                     "Snap's own.",
+    "gender_not_m_or_f": NOTES["gender_not_m_or_f"],
     "madid_opted_out": NOTES["madid_opted_out"],
     "placeholder_date_of_birth": NOTES["placeholder_date_of_birth"],
     "placeholder_value": NOTES["placeholder_value"],

@@ -153,10 +153,17 @@ _GENDERS = {"m": "m", "male": "m", "man": "m", "f": "f", "female": "f", "woman":
 
 @accepts(max_length=100)
 def gender(text: str) -> str | None:
-    """``m`` or ``f`` (``Female``, ``F.``); anything else means absent (not an error)."""
+    """``m`` or ``f`` (``Female``, ``F.``); anything else means absent (not an error), counted as
+    ``gender_not_m_or_f`` (``other``, ``X``, a code such as ``1``) or as ``placeholder_value`` (``N/A``)."""
     if is_prehashed(text):
         return text.lower()
-    return _GENDERS.get(fold_width(text).lower().rstrip(".").strip())
+    found = _GENDERS.get(fold_width(text).lower().rstrip(".").strip())
+    if found is None:
+        raise Absent(PLACEHOLDER_VALUE if text.lower() in VALUE_PLACEHOLDERS else GENDER_NOT_M_OR_F)
+    return found
+
+
+GENDER_NOT_M_OR_F = "gender_not_m_or_f"
 
 
 @accepts()

@@ -91,6 +91,8 @@ REASONS: dict[str, str] = {
 }
 
 NOTES: dict[str, str] = {
+    "gender_not_m_or_f": "A gender that is not m, male, f or female in any case (`other`, `X`, a code such as "
+                         "`1`): Snap takes only m and f, so the value is left out and the row kept.",
     "madid_opted_out": "The all-zero advertising id (the user denied tracking): left out of the event, the row "
                        "is kept.",
     "placeholder_value": "A cell that stands for no value (N/A, NULL, nan, unknown, #N/A, a phone of "

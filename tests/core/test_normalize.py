@@ -156,7 +156,16 @@ def test_zip(raw, country, expected):
                                                ("F.", "f"), ("m.", "m"), ("other", None), ("x", None),
                                                (".", None)])
 def test_gender_unknown_is_absent(raw, expected):
-    assert n.gender(raw) == expected
+    notes: dict[str, int] = {}
+    assert n.normalize_column([raw], n.gender, notes=notes) == ([expected], [None])
+    assert notes == ({} if expected else {"gender_not_m_or_f": 1})  # absent, and said in the report
+
+
+@pytest.mark.parametrize("raw", ["N/A", "unknown", "NULL", "0"])
+def test_a_placeholder_gender_is_counted_as_one(raw):
+    notes: dict[str, int] = {}
+    assert n.normalize_column([raw], n.gender, notes=notes) == ([None], [None])
+    assert notes == {"placeholder_value": 1}
 
 
 @pytest.mark.parametrize("raw", ["1997-12-26", "19971226", "12/26/1997", "1997/12/26", "26.12.1997",
