@@ -161,8 +161,8 @@ class _Run:
             # A stopped run does not wait for requests past the grace period (already failed).
             pool.shutdown(wait=not self.stop.is_set(), cancel_futures=True)
         if self.unseen_columns:
-            log.warning("field_mapping names column(s) %s that no row of the input had: those fields were "
-                        "absent from every event.", sorted(self.unseen_columns))
+            log.warning("Column(s) %s named by field_mapping, event_id_columns or rejected_rows_columns were in "
+                        "no row of the input: their values were absent from every row.", sorted(self.unseen_columns))
             self.report.warn("mapped_column_not_in_input", self.report.rows)
         if self.stop.is_set() and not self.aborted:
             self.aborted = "stopped: the task was asked to stop; rows not sent are failed as " + INTERRUPTED
@@ -219,9 +219,10 @@ class _Run:
         first_row = self.report.rows_seen
         self.report.rows_seen += len(frame)
         if self.mapping is None:
-            if self.field_mapping and frame.attrs.get(SPARSE_COLUMNS):  # JSON lines: a key no row here has
-                self.unseen_columns = {c for c in self.field_mapping.values() if c not in frame.columns}
-                frame = frame.assign(**dict.fromkeys(self.unseen_columns))
+            if frame.attrs.get(SPARSE_COLUMNS):  # JSON lines: a key no row of this chunk has
+                named = [*(self.field_mapping or {}).values(), *self.options.event_id_columns, *self.sink_columns]
+                self.unseen_columns = {c for c in named if c not in frame.columns}
+                frame = frame.assign(**dict.fromkeys(self.unseen_columns)) if self.unseen_columns else frame
             self.mapping = resolve_mapping(list(frame.columns), self.field_mapping)
             self._check_columns(frame)
             _log_mapping(self.mapping, list(frame.columns), explicit=self.field_mapping is not None)

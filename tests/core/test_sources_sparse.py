@@ -58,3 +58,16 @@ def test_a_csv_missing_a_mapped_column_is_still_a_mapping_error(tmp_path):
     path.write_text(f"email,ts,amount,currency\np@example.com,{NOW},10,USD\n")
     with pytest.raises(MappingError, match="missing column"):
         sent(iter_file_chunks(FileSource.local(str(path))), MAPPING, OPTIONS)
+
+
+def test_event_id_and_rejected_rows_columns_may_first_appear_in_a_later_chunk_too(tmp_path):
+    data = rows()
+    for i, row in enumerate(data):
+        if i >= 30:
+            row["order"] = f"o-{i}"
+    path = tmp_path / "conversions.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in data))
+    options = EventOptions(event_name="PURCHASE", default_phone_region="US", event_id_columns=("order",))
+    from_file = sent(iter_file_chunks(FileSource.local(str(path)), 7), MAPPING, options)
+    assert from_file == sent(iter_chunks(data), MAPPING, options)
+    assert from_file[1]["rejected"] == 30  # missing_event_id where every id column is empty
