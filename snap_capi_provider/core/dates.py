@@ -217,9 +217,9 @@ _UNIX_DATE = re.compile(r"(?:([A-Za-z]{3})\s+)?([A-Za-z]{3})\s+(\d{1,2})\s+(\d{2
 """Java's ``Date.toString()`` and Unix ``date``: ``Mon Dec 07 10:00:00 UTC 2026``; a numeric zone only."""
 
 
-def epoch_seconds(number: float) -> int:
+def epoch_seconds(number: float | int) -> int:
     """Unix seconds from an epoch in s, ms, µs or ns, told apart by magnitude."""
-    if not math.isfinite(number) or number <= 0:
+    if (type(number) is float and not math.isfinite(number)) or number <= 0:
         raise InvalidValue("invalid_event_time")
     for limit, divisor in _EPOCH_DIVISORS:
         if number < limit:
@@ -239,7 +239,11 @@ def _aware_seconds(moment: dt.datetime, timezone: str | None) -> int:
     if moment.tzinfo is None or moment.tzinfo.utcoffset(moment) is None:
         if not timezone:
             raise InvalidValue("naive_event_time")
-        moment = moment.replace(tzinfo=zone(timezone))
+        place = zone(timezone)
+        local = dt.datetime(moment.year, moment.month, moment.day, moment.hour, moment.minute, tzinfo=place)
+        if local.utcoffset() != local.replace(fold=1).utcoffset():  # clocks changed: twice, or never
+            raise InvalidValue("ambiguous_local_event_time")
+        moment = moment.replace(tzinfo=place)
     if isinstance(moment, pd.Timestamp) and moment.nanosecond:
         moment = moment.replace(nanosecond=0)  # .999999999 s would round up to the next second as a float
     try:
@@ -250,7 +254,7 @@ def _aware_seconds(moment: dt.datetime, timezone: str | None) -> int:
 
 def _text_seconds(text: str, timezone: str | None) -> int:
     if _EPOCH_TEXT.fullmatch(text):
-        return epoch_seconds(float(text))
+        return epoch_seconds(int(text) if text.isdigit() else float(text))  # an int keeps every digit
     try:
         moment = dt.datetime.fromisoformat(text)
     except ValueError:  # the rarer forms, tried only now: the common case never gets here
@@ -357,7 +361,7 @@ def event_time(value: object, timezone: str | None = None) -> int:
         if isinstance(value, float | np.floating) and math.isnan(value):
             raise InvalidValue("missing_event_time")
         try:
-            number = float(value)
+            number = int(value) if isinstance(value, int | np.integer) else float(value)  # ns: no rounding up
         except (OverflowError, ValueError):
             raise InvalidValue("invalid_event_time") from None
         return epoch_seconds(number)

@@ -67,6 +67,9 @@ REASONS: dict[str, str] = {
                           "words such as 'now', day-or-month-first dates and zone abbreviations such as "
                           "'EST' are refused).",
     "naive_event_time": "A timestamp without an offset: set `timezone` or send an offset.",
+    "ambiguous_local_event_time": "A local time without an offset that a daylight-saving change makes happen "
+                                  "twice (01:30 on the night clocks go back) or never (02:30 when they go "
+                                  "forward) in `timezone`: send the offset or UTC.",
     "invalid_timezone": "The configured `timezone` is not an IANA zone.",
     "event_too_old": "Older than `max_event_age_days` (Snap refuses old events).",
     "event_in_future": "Later than now plus `max_future_skew_s` (a skewed clock?).",

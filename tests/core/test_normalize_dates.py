@@ -251,3 +251,25 @@ def test_an_exports_word_for_no_event_time_is_missing_in_the_rule_itself(cell):
     with pytest.raises(n.InvalidValue, match="missing_event_time"):
         n.event_time(cell, "UTC")
     assert n.normalize_event_times([cell]) == ([None], ["missing_event_time"])
+
+
+@pytest.mark.parametrize(("value", "zone"), [
+    ("2026-03-08 02:30:00", "America/New_York"),  # clocks go forward: this time never happens
+    ("2026-11-01 01:30:00", "America/New_York"),  # clocks go back: it happens twice
+    ("2026-10-25 02:30", "Europe/Paris"), (pd.Timestamp("2026-11-01 01:30"), "America/New_York"),
+    (dt.datetime(2026, 3, 8, 2, 30), "America/New_York"), ("2026-11-01T01:30:00[America/New_York]", None),
+])
+def test_a_local_time_a_clock_change_makes_ambiguous_is_refused_never_guessed(value, zone):
+    with pytest.raises(n.InvalidValue, match="ambiguous_local_event_time"):
+        n.event_time(value, zone)
+
+
+def test_the_same_local_times_with_their_offset_or_off_the_change_are_read():
+    assert n.event_time("2026-11-01T01:30:00-04:00") == 1793511000
+    assert n.event_time("2026-11-01T01:30:00-05:00") == 1793514600
+    assert n.event_time("2026-11-01 02:30:00", "America/New_York") == 1793518200
+
+
+@pytest.mark.parametrize("value", [1796637600999999999, "1796637600999999999", np.int64(1796637600999999999)])
+def test_a_nanosecond_epoch_never_rounds_up_to_the_next_second(value):
+    assert n.event_time(value) == 1796637600

@@ -477,3 +477,14 @@ def test_a_drivers_network_value_reads_as_its_text_like_an_address():
     values = [ipaddress.IPv4Network("10.0.0.0/8"), ipaddress.IPv4Address("203.0.113.7"), "10.0.0.0/8"]
     assert n.normalize_column(values, n.ip_address) == (
         [None, "203.0.113.7", None], ["invalid_ip_address", None, "invalid_ip_address"])
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("Checkout Started", "START_CHECKOUT"), ("Product Added", "ADD_CART"), ("Product Viewed", "VIEW_CONTENT"),
+    ("Products Searched", "SEARCH"), ("Signed Up", "SIGN_UP"), ("Payment Info Entered", "ADD_BILLING"),
+    ("Product Added to Wishlist", "ADD_TO_WISHLIST"), ("Product List Viewed", "LIST_VIEW"),
+    ("Application Installed", "APP_INSTALL"), ("Application Opened", "APP_OPEN"), ("Page Viewed", "PAGE_VIEW"),
+    ("Product Shared", "SHARE"), ("Tutorial Completed", "COMPLETE_TUTORIAL"), ("Order Completed", "PURCHASE"),
+])
+def test_segments_spec_event_names_map_to_snaps(name, expected):
+    assert n.event_name(name) == expected
