@@ -64,9 +64,10 @@ def _currency_names() -> dict[str, str]:
 @accepts(numbers=True, max_length=64)
 def amount(text: str) -> float:
     """A non-negative decimal amount (``42.50``, ``$42.50``, ``42.50 USD``, ``1,299.00``, ``1.299,00``,
-    ``42,50``); ``1,299`` (a thousand or a decimal comma) is refused as ambiguous, but ``$1,299`` and
-    ``1,299 EUR`` are 1299: no currency written that way has three decimals. A currency sign or code
-    written with the amount is formatting: the event's currency is its own field."""
+    ``42,50``); ``1,299`` (a thousand or a decimal comma) is refused as ambiguous, but ``$1,299``,
+    ``1,299 EUR``, ``€1.299`` and ``1.299 EUR`` are 1299: no currency written that way has three
+    decimals. A currency sign or code written with the amount is formatting: the event's currency is its
+    own field."""
     value = _non_negative_decimal(_plain_amount(_CURRENCY_MARK.sub("", text, count=2), text), "invalid_value")
     if not math.isfinite(float(value)) or value > MAX_AMOUNT:
         raise InvalidValue("invalid_value")  # no purchase is worth a trillion: a misread column (ids, cents)
@@ -76,6 +77,7 @@ def amount(text: str) -> float:
 _CURRENCY_MARK = re.compile(r"^(?:[$€£¥₹]|[A-Z]{3})\s*|\s*(?:[$€£¥₹]|[A-Z]{3})$")
 _GROUP_SPACES = " \u00a0\u202f'"  # 1 299,00 (French, often a no-break space), 1'299.00 (Swiss)
 _AMBIGUOUS_COMMA = re.compile(r"[1-9]\d{0,2},\d{3}")  # 1,299: one thousand two hundred, or 1.299
+_DOT_THOUSAND = re.compile(r"[1-9]\d{0,2}\.\d{3}")  # 1.299: 1.299, or one thousand two hundred (€1.299)
 _THREE_DECIMAL_CURRENCIES = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND", "CLF", "UYW"})
 """ISO 4217 currencies with more than two minor digits: ``KWD 1,299`` may be 1.299 dinars."""
 
@@ -93,10 +95,13 @@ _WRITTEN_AMOUNTS = tuple(  # (pattern, grouping characters dropped, decimal mark
 def _plain_amount(text: str, written: str = "") -> str:
     """Amount text written with thousands separators or a decimal comma, as plain decimal text.
 
-    A dot alone is the decimal point (``1.299`` is 1.299, as machines write it); a comma or several
+    A dot alone is the decimal point (``1.299`` is 1.299, as machines write it), except beside a currency
+    of at most two decimals (``€1.299`` is 1299); a comma or several
     dots are read only in forms with one meaning; ``1,299`` is refused, never guessed, unless the amount
     was ``written`` with a currency of at most two decimals (``$1,299``)."""
     if "," not in text and text.count(".") <= 1 and not any(ch in text for ch in _GROUP_SPACES):
+        if written != text and _DOT_THOUSAND.fullmatch(text) and _beside_a_two_decimal_currency(written):
+            return text.replace(".", "")  # €1.299: a currency of two decimals has no third, the dot groups
         return text  # the common case: digits and at most one decimal point
     if _AMBIGUOUS_COMMA.fullmatch(text):
         if _beside_a_two_decimal_currency(written):

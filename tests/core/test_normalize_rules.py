@@ -437,6 +437,15 @@ def test_a_comma_before_three_digits_is_a_thousands_separator_beside_a_two_decim
     assert n.normalize_column([raw], n.amount) == ([expected], [None])
 
 
+@pytest.mark.parametrize("raw, expected", [
+    ("€1.299", 1299.0), ("1.299 €", 1299.0), ("1.299 EUR", 1299.0), ("€12.999", 12999.0),
+    ("1.299", 1.299), ("KWD 1.299", 1.299), ("€1.29", 1.29), ("€1.2999", 1.2999),  # no mark, or not 3 digits
+])
+def test_a_dot_before_three_digits_is_a_thousands_separator_beside_a_two_decimal_currency(raw, expected):
+    # €1.299 was sent as 1.299: a thousand times too small.
+    assert n.normalize_column([raw], n.amount) == ([expected], [None])
+
+
 @pytest.mark.parametrize("raw", ["KWD 1,299", "1,299 BHD", "OMR 1,299", "ABC 1,299"])
 def test_a_comma_before_three_digits_stays_ambiguous_beside_a_three_decimal_or_unknown_code(raw):
     assert n.normalize_column([raw], n.amount) == ([None], ["invalid_value"])
