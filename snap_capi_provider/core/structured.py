@@ -16,6 +16,7 @@ from functools import wraps
 
 import numpy as np
 
+from snap_capi_provider.core.amounts import amount
 from snap_capi_provider.core.text import InvalidValue, clean_text, is_absent, is_number, number_text, to_text
 
 CellRule = Callable[[object], object]
@@ -200,12 +201,24 @@ def _content(item: object) -> dict[str, object]:
     if not out["id"]:
         raise InvalidValue("invalid_contents")
     quantity, price = item.get("quantity"), item.get("item_price")
+    if isinstance(quantity, str) and quantity.strip().isdigit():  # "2": how exports write every value
+        quantity = int(quantity)
     if not _absent(quantity):
         if not is_number(quantity) or not 0 <= quantity <= MAX_QUANTITY or quantity != int(quantity):
             raise InvalidValue("invalid_contents")
         out["quantity"] = int(quantity)
     if not _absent(price):
-        if not is_number(price) or not math.isfinite(float(price)):
-            raise InvalidValue("invalid_contents")
-        out["item_price"] = float(price) + 0.0  # -0 is 0
+        out["item_price"] = _item_price(price)
     return out
+
+
+def _item_price(price: object) -> float:
+    """A line item's price read as ``value`` is: a number (a float32 by its own shortest text, ``9.99``)
+    or text (``"9.99"``, ``"$9.99"``), not negative and under a trillion, never in exponent form."""
+    text = price.strip() if isinstance(price, str) else number_text(price) if is_number(price) else None
+    if not text:
+        raise InvalidValue("invalid_contents")
+    try:
+        return amount(text)
+    except InvalidValue:
+        raise InvalidValue("invalid_contents") from None

@@ -109,9 +109,9 @@ def test_contents_are_line_items(raw, expected):
 @pytest.mark.parametrize("raw", [
     [{"id": "sku-1", "price": 42.5}], [{"id": "sku-1", "quantity": 1, "brand": "x"}], [{"quantity": 1}],
     [{"id": ""}], [{"id": None}], [{"id": True}], [{"id": ["x"]}], [{"id": "a", "quantity": -1}],
-    [{"id": "a", "quantity": 1.5}], [{"id": "a", "quantity": True}], [{"id": "a", "quantity": "1"}],
+    [{"id": "a", "quantity": 1.5}], [{"id": "a", "quantity": True}], [{"id": "a", "quantity": "1.5"}],
     [{"id": "a", "quantity": 10**30}], [{"id": "a", "item_price": True}], [{"id": "a", "item_price": float("inf")}],
-    [{"id": "a", "item_price": "42.5"}], [{"id": "a", "item_price": 10**400}], ["sku-1"], [["sku-1"]],
+    [{"id": "a", "item_price": "4 2"}], [{"id": "a", "item_price": 10**400}], ["sku-1"], [["sku-1"]],
     {"id": "sku-1"}, '{"id": "sku-1"}', "sku-1", '[{"id": "a"}', '[{"id": "a", "item_price": Infinity}]', DEEP, 5,
 ])
 def test_contents_refuse_unknown_keys_and_bad_items(raw):
@@ -269,3 +269,17 @@ def test_a_v2_row_asking_for_limited_data_use_is_rejected_never_sent_without_it(
     assert prepared.rejected == [(0, "data_processing_options_not_in_v2")]
     assert prepared.groups["p"][0] == [1]
     assert len(prepare_chunk(frame, mapping, OPTIONS, [0, 1], "v3", Assets(pixel_id="p")).groups["p"][0]) == 2
+
+
+@pytest.mark.parametrize(("item", "expected"), [
+    ({"id": "a", "item_price": "9.99", "quantity": "2"}, {"id": "a", "quantity": 2, "item_price": 9.99}),
+    ({"id": "a", "item_price": np.float32(9.99)}, {"id": "a", "item_price": 9.99}),  # not 9.989999771118164
+    ({"id": "a", "item_price": "$9.99"}, {"id": "a", "item_price": 9.99}),
+])
+def test_a_line_items_price_and_quantity_read_as_value_and_num_items_do(item, expected):
+    assert n.normalize_column([[item]], n.contents) == ([[expected]], [None])
+
+
+@pytest.mark.parametrize("price", [-5, 1e300, "1e300", "abc"])
+def test_a_line_item_price_value_would_refuse_is_refused_never_sent_in_exponent_form(price):
+    assert n.normalize_column([[{"id": "a", "item_price": price}]], n.contents) == ([None], ["invalid_contents"])
