@@ -193,6 +193,8 @@ TASK_ERRORS: tuple[tuple[str, str], ...] = (
     ("api_version must be 'v3' or 'v2'", "The connection's `api_version` extra (or `hook_params`) names another "
      "version."),
     ("has both a long-lived access token", "Give either the password or the OAuth extras, not both."),
+    ("has two different access tokens", "Keep the token in the password or in the `access_token` extra, not "
+                                        "two different ones."),
     ("has an incomplete OAuth set", "The message names the missing OAuth extras (`client_id`, `client_secret`, "
      "`refresh_token`)."),
     ("has no credentials", "Set the password (long-lived token) or the OAuth extras."),

@@ -414,7 +414,11 @@ def read_settings(conn: Any, conn_id: str, *, api_version: str | None = None,
                                 f"{_json_type(value)}.")
         return value
 
-    token = conn.password or option("access_token")
+    extra_token = option("access_token")
+    if conn.password and extra_token is not None and str(extra_token) != conn.password:
+        raise SnapCapiError(f"Connection {conn_id!r} has two different access tokens, in its password and in "
+                            "its access_token extra: keep one.")
+    token = conn.password or extra_token
     oauth = {name: option(name) for name in OAUTH_FIELDS}
     given = [name for name, value in oauth.items() if value is not None]
     if token and given:

@@ -146,6 +146,7 @@ def test_settings_hide_every_secret_and_the_provider_masks_them(oauth_emu, monke
     ({"password": "tok-ok-123", "extra": {"pixel_id": ["a", "b"]}}, "'pixel_id' must be text, not a JSON list"),
     ({"password": "tok-ok-123", "extra": ["pixel_id", "x"]}, "extra must be a JSON object"),
     ({"password": "tok-ok-123", "extra": {"token_url": "http://accounts.example.com/t"}}, "token URL"),
+    ({"password": "tok-ok-123", "extra": {"access_token": "tok-other-456"}}, "two different access tokens"),
 ])
 def test_bad_connections_are_refused_with_what_is_wrong(monkeypatch, conn, message):
     from snap_capi_provider.core.client import SnapCapiError
