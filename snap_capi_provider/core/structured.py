@@ -13,10 +13,11 @@ import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from functools import wraps
+from typing import Any
 
 import numpy as np
 
-from snap_capi_provider.core.amounts import amount
+from snap_capi_provider.core.amounts import amount, count
 from snap_capi_provider.core.text import InvalidValue, clean_text, is_absent, is_number, number_text, to_text
 
 CellRule = Callable[[object], object]
@@ -201,8 +202,8 @@ def _content(item: object) -> dict[str, object]:
     if not out["id"]:
         raise InvalidValue("invalid_contents")
     quantity, price = item.get("quantity"), item.get("item_price")
-    if isinstance(quantity, str) and quantity.strip().isdigit():  # "2": how exports write every value
-        quantity = int(quantity)
+    if isinstance(quantity, str) and quantity.strip():  # "2": how exports write every value
+        quantity = _as_rule(count, quantity.strip())
     if not _absent(quantity):
         if not is_number(quantity) or not 0 <= quantity <= MAX_QUANTITY or quantity != int(quantity):
             raise InvalidValue("invalid_contents")
@@ -218,7 +219,12 @@ def _item_price(price: object) -> float:
     text = price.strip() if isinstance(price, str) else number_text(price) if is_number(price) else None
     if not text:
         raise InvalidValue("invalid_contents")
+    return _as_rule(amount, text)
+
+
+def _as_rule(rule: Callable[[str], object], text: str) -> Any:
+    """``rule(text)``, its refusal an ``invalid_contents``: a line item is valid or not as a whole."""
     try:
-        return amount(text)
+        return rule(text)
     except InvalidValue:
         raise InvalidValue("invalid_contents") from None

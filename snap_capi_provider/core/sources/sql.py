@@ -15,7 +15,7 @@ import itertools
 import logging
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import pandas as pd
@@ -82,12 +82,8 @@ def iter_sql_chunks(connection: Any, sql: str, parameters: Sequence[Any] | Mappi
 
     An error of the database (a DB-API ``Error``) is a :class:`SqlQueryError`, not the driver's own:
     the driver's message can quote a row's value, and the task log and exception must not."""
-    try:
+    with _database_errors_named():
         yield from _sql_chunks(connection, sql, parameters, chunk_rows)
-    except Exception as exc:
-        if not _is_database_error(exc):
-            raise
-        raise _query_failed(exc) from None
 
 
 def _sql_chunks(connection: Any, sql: str, parameters: Sequence[Any] | Mapping[str, Any] | None,
@@ -195,14 +191,22 @@ def count_sql_rows(connection: Any, sql: str,
     """``SELECT COUNT(*)`` over the query, for progress and an ETA (one extra query: opt in)."""
     cursor = connection.cursor()
     try:
-        _execute(cursor, f"SELECT COUNT(*) FROM ({_statement(sql)}) AS snap_capi_count", parameters)
-        return int(cursor.fetchone()[0])
+        with _database_errors_named():
+            _execute(cursor, f"SELECT COUNT(*) FROM ({_statement(sql)}) AS snap_capi_count", parameters)
+            return int(cursor.fetchone()[0])
+    finally:
+        cursor.close()
+
+
+@contextmanager
+def _database_errors_named() -> Iterator[None]:
+    """A DB-API error raised inside as a :class:`SqlQueryError`; any other error as it is."""
+    try:
+        yield
     except Exception as exc:
         if not _is_database_error(exc):
             raise
         raise _query_failed(exc) from None
-    finally:
-        cursor.close()
 
 
 _DB_API_ERRORS = frozenset({"Error", "DatabaseError", "InterfaceError"})
